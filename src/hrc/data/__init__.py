@@ -1,0 +1,1 @@
+"""GTEx readers, the synthetic cohort and the prepared sample/expression pair."""
