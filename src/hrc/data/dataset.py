@@ -1,4 +1,4 @@
-"""Read and write the prepared pair (``v8_samples.parquet``, ``v8_expressions.parquet``).
+"""Read and write the prepared pair of sample and expression parquet files.
 
 Both the GTEx importer and the synthetic cohort end in :func:`write_prepared`;
 every trainer starts from :func:`load_prepared`.
@@ -112,7 +112,9 @@ def write_prepared(
     return samples_path, expressions_path
 
 
-def load_prepared(samples_path: str | Path, expressions_path: str | Path) -> PreparedData:
+def load_prepared(
+    samples_path: str | Path, expressions_path: str | Path
+) -> PreparedData:
     """Load the prepared pair and align the expression rows to the samples.
 
     Samples present in only one of the two files are dropped with a warning.
@@ -149,9 +151,7 @@ def load_prepared(samples_path: str | Path, expressions_path: str | Path) -> Pre
     position = pd.Series(np.arange(len(names)), index=names)
     shared = samples[schema.NAME].astype(str).isin(position.index)
     if not shared.any():
-        raise DataError(
-            f"no sample of {samples_path} appears in {expressions_path}"
-        )
+        raise DataError(f"no sample of {samples_path} appears in {expressions_path}")
     if (~shared).any() or shared.sum() != len(names):
         logger.warning(
             "%s samples appear in only one of the two files and are dropped",

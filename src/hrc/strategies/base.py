@@ -125,9 +125,7 @@ class Strategy(ABC):
         """
         self.n_clients = n_clients
 
-    def configure_fit(
-        self, server_round: int, rng: np.random.Generator
-    ) -> np.ndarray:
+    def configure_fit(self, server_round: int, rng: np.random.Generator) -> np.ndarray:
         """Choose the clients that train in ``server_round``.
 
         The default samples ``max(min_clients, ceil(fraction_fit * n))``
