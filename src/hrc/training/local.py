@@ -1,0 +1,434 @@
+"""Local training of federated clients, many at once or one at a time.
+
+:func:`train_clients` trains every selected client of a round together: the
+model parameters carry a leading client dimension, each step gathers one
+mini-batch per client by index from a single pooled feature tensor, and Adam
+or SGD is applied by hand, elementwise, to the stacked tensors. A client whose
+epoch has run out of batches is masked (no update, no optimizer step), and the
+last partial batch is masked per sample, so clients of unequal size train
+exactly as they would alone.
+
+:func:`local_train` trains ONE client through the same code; node engines
+(NVFLARE, Docker) call it, and it returns what the batched engine returns for
+that client.
+
+Every random choice of a client (its batch order in each local epoch, its
+dropout masks) comes from the triple (seed, round, client index), never from
+a shared generator, which is what makes the two paths agree.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from hrc.config import TrainConfig
+from hrc.errors import UsageError
+from hrc.models import Params, mix_keys, stacked_forward
+from hrc.strategies.base import ClientUpdate, LocalConfig
+from hrc.training.types import ClientData
+
+logger = logging.getLogger(__name__)
+
+OPTIMIZERS = ("adam", "sgd")
+
+# Adam's defaults in torch.optim.Adam; the client optimizer is fresh every round.
+ADAM_BETAS = (0.9, 0.999)
+ADAM_EPS = 1e-8
+
+# Upper bound on the elements of one step's gathered batch (clients x rows x
+# features); clients beyond it are trained in successive chunks.
+MAX_BATCH_ELEMENTS = 1 << 25
+
+
+@dataclass
+class LocalSettings:
+    """The options of local training, taken from a :class:`TrainConfig`."""
+
+    batch_size: int = 128
+    lr: float = 1e-3
+    optimizer: str = "adam"
+    local_epochs: int = 1
+    dropout: float = 0.0
+
+    @classmethod
+    def from_config(cls, config: TrainConfig) -> LocalSettings:
+        """Read the local-training options of ``config`` and check them."""
+        if config.optimizer not in OPTIMIZERS:
+            raise UsageError(
+                f"--optimizer: unknown value {config.optimizer!r}; "
+                f"accepted: {', '.join(OPTIMIZERS)}"
+            )
+        if config.batch_size < 1:
+            raise UsageError(f"--batch_size: {config.batch_size} must be at least 1")
+        if config.local_epochs < 1:
+            raise UsageError(
+                f"--local_epochs: {config.local_epochs} must be at least 1"
+            )
+        if not config.lr > 0:
+            raise UsageError(f"--lr: {config.lr} must be positive")
+        dropout = config.dropout if config.model == "mlp" else 0.0
+        return cls(
+            batch_size=config.batch_size,
+            lr=config.lr,
+            optimizer=config.optimizer,
+            local_epochs=config.local_epochs,
+            dropout=dropout,
+        )
+
+
+def client_key(seed: int, server_round: int, client_id: int) -> int:
+    """Return the 32-bit random key of one client in one round."""
+    state = np.random.SeedSequence([seed, server_round, client_id]).generate_state(1)
+    return int(state[0])
+
+
+def batch_order(
+    n_samples: int, seed: int, server_round: int, client_id: int, local_epoch: int
+) -> np.ndarray:
+    """Return the shuffled sample order of one client in one local epoch.
+
+    Parameters
+    ----------
+    n_samples : int
+        Samples held by the client.
+    seed, server_round, client_id, local_epoch : int
+        The generator is seeded from these four numbers only. Centralized
+        training uses ``client_id=0, local_epoch=0`` and the epoch as round.
+
+    Returns
+    -------
+    numpy.ndarray
+        A permutation of ``range(n_samples)``.
+    """
+    rng = np.random.default_rng([seed, server_round, client_id, local_epoch])
+    return rng.permutation(n_samples)
+
+
+def train_clients(
+    start_params: Params,
+    pool_features: torch.Tensor,
+    pool_labels: torch.Tensor,
+    client_rows: list[torch.Tensor],
+    client_ids: np.ndarray,
+    settings: LocalSettings,
+    seed: int,
+    server_round: int,
+    local: LocalConfig | None = None,
+    stacked_start: bool = False,
+) -> ClientUpdate:
+    """Train several clients from the same (or their own) starting model.
+
+    Parameters
+    ----------
+    start_params : list of torch.Tensor
+        The global model (unstacked), or ``(C, *shape)`` tensors when
+        ``stacked_start`` is true.
+    pool_features : torch.Tensor
+        ``(n_pool, n_features)`` float32 rows of every client.
+    pool_labels : torch.Tensor
+        ``(n_pool,)`` int64 class indices.
+    client_rows : list of torch.Tensor
+        For each selected client, the int64 rows of the pool it holds.
+    client_ids : numpy.ndarray
+        ``(C,)`` federation index of each selected client (seeds its batches).
+    settings : LocalSettings
+        Batch size, learning rate, optimizer, local epochs, dropout.
+    seed, server_round : int
+        Run seed and 1-based round number.
+    local : LocalConfig, optional
+        FedProx weight (``proximal_mu``, around the starting model) and
+        SCAFFOLD gradient correction (stacked like the selected clients).
+    stacked_start : bool
+        Whether ``start_params`` already holds one model per client.
+
+    Returns
+    -------
+    ClientUpdate
+        Stacked parameters, sample counts, steps, last-epoch loss and accuracy.
+    """
+    local = local or LocalConfig()
+    n_clients = len(client_rows)
+    sizes = np.array([len(rows) for rows in client_rows], dtype=np.int64)
+    if n_clients == 0:
+        raise ValueError("train_clients: no client selected")
+    if (sizes == 0).any():
+        empty = int(client_ids[int(np.argmax(sizes == 0))])
+        raise UsageError(f"client h{empty + 1} holds no training sample")
+
+    # Train in chunks of similar size so padding and memory stay small.
+    order = np.argsort(sizes, kind="stable")
+    n_features = pool_features.shape[1]
+    results: dict[int, tuple] = {}
+    start = 0
+    while start < n_clients:
+        width = int(min(settings.batch_size, sizes[order[start]]))
+        per_client = max(width, settings.batch_size) * max(n_features, 1)
+        chunk = max(1, MAX_BATCH_ELEMENTS // per_client)
+        members = order[start : start + chunk]
+        start += len(members)
+        outputs = _train_chunk(
+            start_params,
+            pool_features,
+            pool_labels,
+            [client_rows[i] for i in members],
+            np.asarray(client_ids)[members],
+            members,
+            settings,
+            seed,
+            server_round,
+            local,
+            stacked_start,
+        )
+        for position, output in zip(members, outputs, strict=True):
+            results[int(position)] = output
+
+    # Restore the callers' client order.
+    ordered = [results[i] for i in range(n_clients)]
+    params = [
+        torch.stack([item[0][j] for item in ordered]) for j in range(len(ordered[0][0]))
+    ]
+    return ClientUpdate(
+        client_ids=np.asarray(client_ids),
+        params=params,
+        n_samples=torch.tensor(sizes, dtype=torch.float32),
+        n_steps=torch.tensor([item[1] for item in ordered], dtype=torch.float32),
+        train_loss=torch.tensor([item[2] for item in ordered], dtype=torch.float32),
+        train_accuracy=torch.tensor([item[3] for item in ordered], dtype=torch.float32),
+    )
+
+
+def _train_chunk(
+    start_params: Params,
+    pool_features: torch.Tensor,
+    pool_labels: torch.Tensor,
+    client_rows: list[torch.Tensor],
+    client_ids: np.ndarray,
+    positions: np.ndarray,
+    settings: LocalSettings,
+    seed: int,
+    server_round: int,
+    local: LocalConfig,
+    stacked_start: bool,
+) -> list[tuple[Params, int, float, float]]:
+    """Train one chunk of clients together; see :func:`train_clients`."""
+    n_clients = len(client_rows)
+    sizes = np.array([len(rows) for rows in client_rows], dtype=np.int64)
+    batch = settings.batch_size
+    n_batches = int(math.ceil(sizes.max() / batch))
+    width = int(min(batch, sizes.max()))
+    index_positions = torch.as_tensor(positions, dtype=torch.long)
+
+    # Stacked starting weights, FedProx centre and SCAFFOLD correction.
+    if stacked_start:
+        params = [p[index_positions].clone() for p in start_params]
+    else:
+        params = [
+            p.detach().unsqueeze(0).repeat_interleave(n_clients, 0)
+            for p in start_params
+        ]
+    centre = [p.clone() for p in params]
+    correction = None
+    if local.gradient_correction is not None:
+        correction = [c[index_positions] for c in local.gradient_correction]
+    mu = float(local.proximal_mu)
+
+    # Fresh optimizer state for every client, every round.
+    first = [torch.zeros_like(p) for p in params]
+    second = [torch.zeros_like(p) for p in params]
+    step_count = torch.zeros(n_clients, dtype=torch.float64)
+    keys = torch.tensor(
+        [client_key(seed, server_round, int(c)) for c in client_ids], dtype=torch.int64
+    )
+    loss_sum = torch.zeros(n_clients, dtype=torch.float64)
+    correct = torch.zeros(n_clients, dtype=torch.float64)
+
+    for local_epoch in range(settings.local_epochs):
+        rows, valid = _epoch_rows(
+            client_rows, client_ids, seed, server_round, local_epoch, n_batches * batch
+        )
+        last_epoch = local_epoch == settings.local_epochs - 1
+        for step in range(n_batches):
+            # This step's batch of every client, gathered from the pool by index.
+            lo = step * batch
+            index, mask = rows[:, lo : lo + width], valid[:, lo : lo + width]
+            active = mask.any(dim=1)
+            features, labels = pool_features[index], pool_labels[index]
+            counts = mask.sum(dim=1).clamp(min=1).to(features.dtype)
+
+            # Per-client mean cross-entropy, and its gradient per client.
+            leaves = [p.requires_grad_(True) for p in params]
+            salt = local_epoch * 1_000_003 + step + 1
+            logits = stacked_forward(
+                leaves, features, settings.dropout, mix_keys(keys, salt)
+            )
+            per_sample = F.cross_entropy(
+                logits.reshape(-1, logits.shape[-1]),
+                labels.reshape(-1),
+                reduction="none",
+            ).view(n_clients, width)
+            per_client = (per_sample * mask).sum(dim=1) / counts
+            grads = torch.autograd.grad(per_client.sum(), leaves)
+            params = [p.detach() for p in leaves]
+
+            # FedProx pulls towards the starting model; SCAFFOLD corrects drift.
+            if mu > 0:
+                grads = [
+                    g + mu * (p - c)
+                    for g, p, c in zip(grads, params, centre, strict=True)
+                ]
+            if correction is not None:
+                grads = [g + c for g, c in zip(grads, correction, strict=True)]
+
+            # Optimizer step for the clients that still had samples.
+            step_count += active.to(step_count.dtype)
+            params, first, second = _optimizer_step(
+                settings, params, grads, first, second, step_count, active
+            )
+            if last_epoch:
+                with torch.no_grad():
+                    hits = (logits.argmax(dim=-1) == labels) & mask
+                    loss_sum += (per_sample.detach() * mask).sum(dim=1).double()
+                    correct += hits.sum(dim=1).double()
+
+    # One tuple per client: weights, steps, last-epoch loss and accuracy.
+    steps = np.ceil(sizes / batch).astype(np.int64) * settings.local_epochs
+    outputs = []
+    for i in range(n_clients):
+        outputs.append(
+            (
+                [p[i].clone() for p in params],
+                int(steps[i]),
+                float(loss_sum[i] / sizes[i]),
+                float(correct[i] / sizes[i]),
+            )
+        )
+    return outputs
+
+
+def _epoch_rows(
+    client_rows: list[torch.Tensor],
+    client_ids: np.ndarray,
+    seed: int,
+    server_round: int,
+    local_epoch: int,
+    length: int,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Return ``(C, length)`` pool rows in each client's shuffled order and a mask."""
+    rows = np.zeros((len(client_rows), length), dtype=np.int64)
+    valid = np.zeros((len(client_rows), length), dtype=bool)
+    for i, (held, client) in enumerate(zip(client_rows, client_ids, strict=True)):
+        n = len(held)
+        permutation = batch_order(n, seed, server_round, int(client), local_epoch)
+        rows[i, :n] = held.numpy()[permutation]
+        valid[i, :n] = True
+    return torch.from_numpy(rows), torch.from_numpy(valid)
+
+
+def _optimizer_step(
+    settings: LocalSettings,
+    params: Params,
+    grads: Params,
+    first: Params,
+    second: Params,
+    step_count: torch.Tensor,
+    active: torch.Tensor,
+) -> tuple[Params, Params, Params]:
+    """Apply one SGD or Adam step to stacked tensors, skipping inactive clients.
+
+    Adam follows Kingma and Ba, "Adam: A Method for Stochastic Optimization",
+    ICLR 2015, in the arithmetic order of ``torch.optim.Adam``.
+    """
+    new_params, new_first, new_second = [], [], []
+    for p, g, m, v in zip(params, grads, first, second, strict=True):
+        keep = active.view(-1, *([1] * (p.dim() - 1)))
+        if settings.optimizer == "sgd":
+            new_params.append(torch.where(keep, p - settings.lr * g, p))
+            new_first.append(m)
+            new_second.append(v)
+            continue
+        beta1, beta2 = ADAM_BETAS
+        m_next = m.lerp(g, 1 - beta1)
+        v_next = v * beta2 + (1 - beta2) * g * g
+        t = step_count.clamp(min=1).view(-1, *([1] * (p.dim() - 1)))
+        correction1 = (1 - beta1**t).to(p.dtype)
+        correction2_sqrt = (1 - beta2**t).sqrt().to(p.dtype)
+        denom = v_next.sqrt() / correction2_sqrt + ADAM_EPS
+        p_next = p - (settings.lr / correction1) * m_next / denom
+        new_params.append(torch.where(keep, p_next, p))
+        new_first.append(torch.where(keep, m_next, m))
+        new_second.append(torch.where(keep, v_next, v))
+    return new_params, new_first, new_second
+
+
+def local_train(
+    params: Params,
+    client: ClientData,
+    config: TrainConfig,
+    server_round: int,
+    client_id: int,
+    local: LocalConfig | None = None,
+    seed: int | None = None,
+) -> tuple[Params, int, float, float]:
+    """Train one client's model for ``config.local_epochs`` epochs.
+
+    This is what a node process calls; it runs the batched engine's code for a
+    single client, so the result equals that client's reply in a batched round.
+
+    Parameters
+    ----------
+    params : list of torch.Tensor
+        Starting model (the global model), in ``model.parameters()`` order.
+    client : ClientData
+        The client's preprocessed training data.
+    config : TrainConfig
+        Run options (batch size, learning rate, optimizer, local epochs,
+        model, dropout, seed).
+    server_round : int
+        1-based round number.
+    client_id : int
+        Index of the client in the federation (``h1`` is 0).
+    local : LocalConfig, optional
+        FedProx weight and SCAFFOLD correction for this client; a correction
+        may be given with or without the leading client dimension of 1.
+    seed : int, optional
+        Overrides ``config.seed``.
+
+    Returns
+    -------
+    tuple
+        ``(params, n_steps, train_loss, train_accuracy)``: the trained
+        parameters (unstacked), optimizer steps taken, and the mean loss and
+        accuracy of the last local epoch.
+    """
+    settings = LocalSettings.from_config(config)
+    local = local or LocalConfig()
+    if local.gradient_correction is not None:
+        correction = [
+            c.unsqueeze(0) if c.dim() == p.dim() else c
+            for c, p in zip(local.gradient_correction, params, strict=True)
+        ]
+        local = LocalConfig(local.proximal_mu, correction)
+    update = train_clients(
+        list(params),
+        client.features,
+        client.labels,
+        [torch.arange(client.n_samples)],
+        np.array([client_id]),
+        settings,
+        config.seed if seed is None else seed,
+        server_round,
+        local,
+    )
+    trained = [p[0] for p in update.params]
+    return (
+        trained,
+        int(update.n_steps[0]),
+        float(update.train_loss[0]),
+        float(update.train_accuracy[0]),
+    )
