@@ -101,6 +101,8 @@ def import_gtex(
         raise UsageError("--genes and --custom_gene_path exclude each other; give one")
     if genes is not None and (isinstance(genes, bool) or int(genes) < 1):
         raise UsageError(f"--genes: {genes!r} is not accepted; give an integer >= 1")
+    if samples is not None:
+        detect_samples_kind(samples)
     gene_ids = read_custom_genes(custom_gene_path) if custom_gene_path else None
     subject_table = read_subjects(subjects)
     sample_ids = read_gct_header(expression)
