@@ -52,7 +52,7 @@ def run_training(config: TrainConfig) -> dict:
     task = progress.add_task("training", total=config.n_epochs)
 
     def on_stage(message: str) -> None:
-        console.print(f"{message}...")
+        console.print(message)
         if message.startswith("Training"):
             progress.start()
         elif message.startswith("Saving"):

@@ -96,11 +96,6 @@ def train_federated(
     settings = LocalSettings.from_config(config)
     strategy = strategy or make_strategy(config)
     n_clients = len(federation.clients)
-    if n_clients == 1:
-        logger.warning(
-            "the federation has a single client; federated training then "
-            "amounts to centralized training on that client"
-        )
     started = time.perf_counter()
 
     # One pooled tensor; each client is a range of its rows.

@@ -119,12 +119,12 @@ def prepare_federation(config: TrainConfig) -> tuple[Federation, dict[str, Any]]
             train_rows,
             config.no_of_clients,
             config.seed,
+            classes=classes,
             alpha=config.alpha,
-            site_column=config.site_column,
+            column=config.site_column,
         )
         names = [f"h{i + 1}" for i in range(len(parts))]
         info["client_lines"] = describe_partitions(parts, labels, classes)
-        _warn_missing_classes(parts, labels, classes)
 
     # Preprocessor: pooled fit when centralized, client summaries when federated.
     custom = (
@@ -172,20 +172,6 @@ def prepare_federation(config: TrainConfig) -> tuple[Federation, dict[str, Any]]
         preprocess_seconds=time.perf_counter() - started,
     )
     return federation, info
-
-
-def _warn_missing_classes(
-    parts: list[np.ndarray], labels: np.ndarray, classes: list[str]
-) -> None:
-    """Warn about classes that no client holds (the model can never learn them)."""
-    held = np.zeros(len(classes), dtype=bool)
-    for part in parts:
-        held[np.unique(labels[part])] = True
-    for k in np.flatnonzero(~held):
-        logger.warning(
-            "class %r is absent from every client; the model cannot learn it",
-            classes[k],
-        )
 
 
 def train(
@@ -240,8 +226,9 @@ def run(
     on_round : callable, optional
         Called as ``on_round(round, row)`` after every epoch or round.
     on_stage : callable, optional
-        Called with a short message when a stage starts (data preprocessing,
-        training, saving metrics).
+        Called with each line of the 2020-style report: the stage headers
+        (data preprocessing, training, saving metrics) and one line per
+        client describing its partition. Defaults to the logger.
 
     Returns
     -------
@@ -253,17 +240,17 @@ def run(
     started = time.perf_counter()
     stage = on_stage or (lambda message: logger.info("%s", message))
 
-    stage("Data preprocessing")
+    stage("Data preprocessing...")
     federation, info = prepare_federation(config)
     for line in info["client_lines"]:
-        logger.info("%s", line)
+        stage(line)
 
     fashion = "centralized" if config.train_type == "centralized" else "federated"
-    stage(f"Training in a {fashion} fashion")
+    stage(f"Training in a {fashion} fashion...")
     result = train(federation, config, on_round=on_round)
     result.info = {**info, **result.info}
 
-    stage("Saving metrics")
+    stage("Saving metrics...")
     result.metrics["runtime_seconds"] = time.perf_counter() - started
     result.info["outputs"] = [str(p) for p in write_outputs(config, result)]
     return result
