@@ -48,6 +48,16 @@ def test_summarize_counts_and_sums_by_hand():
     assert summary.total.dtype == np.float64
 
 
+def test_summary_is_the_same_in_small_blocks(monkeypatch):
+    tpm, _, _ = random_cohort(n_samples=30, n_genes=7)
+    whole = summarize(tpm)
+    monkeypatch.setattr("hrc.preprocess._CHUNK_VALUES", 20)  # 2 rows a block
+    blocks = summarize(tpm)
+    np.testing.assert_array_equal(blocks.expressed, whole.expressed)
+    np.testing.assert_allclose(blocks.total, whole.total, rtol=1e-13)
+    np.testing.assert_allclose(blocks.total_sq, whole.total_sq, rtol=1e-13)
+
+
 def test_summaries_add_like_pooled_samples():
     tpm, samples, _ = random_cohort()
     first = summarize(tpm[:25], samples.iloc[:25], ["tissue", "sex"])

@@ -69,6 +69,16 @@ def test_cap_draws_whole_donors_in_label_proportion():
         ).sum()
 
 
+def test_cap_fills_quotas_with_single_samples_when_donors_do_not_fit():
+    samples, labels = tiny_table()
+    # 7 of 30: A 2.8 -> 3 (largest remainder), B 4.2 -> 4. One A donor (2) and
+    # one B donor (3) fit whole; one more sample of each class fills the rest.
+    chosen = cap_dataset(samples, labels, 7, seed=0)
+    assert np.bincount(labels[chosen]).tolist() == [3, 4]
+    per_donor = sorted(pd.Series(samples["Donor"].to_numpy()[chosen]).value_counts())
+    assert per_donor == [1, 1, 2, 3]
+
+
 def test_cap_none_or_large_keeps_all_labelled_rows():
     samples, labels = tiny_table()
     labels = labels.copy()
@@ -105,6 +115,20 @@ def test_train_test_split_donor_fraction():
     train, test = train_test_split_by_donor(samples, labels, 0.75, seed=1)
     assert (len(donors_of(samples, train)), len(donors_of(samples, test))) == (9, 3)
     assert np.union1d(train, test).tolist() == list(range(30))
+
+
+def test_train_test_split_keeps_class_shares_with_uneven_donors():
+    # 200 donors of 1 to 39 samples, one of 6 classes each.
+    rng = np.random.default_rng(0)
+    sizes = rng.integers(1, 40, size=200)
+    donor = np.repeat([f"GTEX-{d:04d}" for d in range(200)], sizes)
+    labels = np.repeat(rng.integers(0, 6, size=200), sizes)
+    names = [f"{d}-{k:04d}" for k, d in enumerate(donor)]
+    samples = pd.DataFrame({"Name": names, "Donor": donor})
+    train, _ = train_test_split_by_donor(samples, labels, 0.8, seed=3)
+    assert len(donors_of(samples, train)) == 160
+    share = np.bincount(labels[train]) / np.bincount(labels)
+    assert share.min() > 0.77 and share.max() < 0.83
 
 
 @pytest.mark.parametrize("value", [1.5, 0.0, 1.0, -0.2])

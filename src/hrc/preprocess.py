@@ -44,7 +44,7 @@ logger = logging.getLogger(__name__)
 DEFAULT_EXPRESSION_THRESHOLD = 0.1  # TPM, as in the GTEx eQTL gene filter
 COVARIATES: dict[str, str] = {"tissue": schema.TISSUE, "sex": schema.SEX}
 CUSTOM_GENES_COLUMN = "ids"
-_ROW_CHUNK = 2048  # rows log-scaled at a time, to bound memory on 56k genes
+_CHUNK_VALUES = 1 << 22  # matrix entries log-scaled at a time (32 MB in float64)
 _MIN_SCALE = 1e-8  # a standard deviation below this counts as 0
 
 
@@ -147,8 +147,9 @@ def summarize(
     expressed = np.zeros(n_genes, dtype=np.int64)
     total = np.zeros(n_genes, dtype=np.float64)
     total_sq = np.zeros(n_genes, dtype=np.float64)
-    for start in range(0, n_samples, _ROW_CHUNK):
-        block = expression[start : start + _ROW_CHUNK]
+    step = _rows_per_chunk(n_genes)
+    for start in range(0, n_samples, step):
+        block = expression[start : start + step]
         expressed += (block > expression_threshold).sum(axis=0)
         logged = _log_tpm(block)
         total += logged.sum(axis=0)
@@ -438,9 +439,10 @@ class Preprocessor:
 
         # Selected genes: log-scale and standardise, a block of rows at a time.
         genes = np.empty((expression.shape[0], len(columns)), dtype=np.float32)
-        for start in range(0, expression.shape[0], _ROW_CHUNK):
-            block = _log_tpm(expression[start : start + _ROW_CHUNK][:, columns])
-            genes[start : start + _ROW_CHUNK] = (block - self.mean_) / self.scale_
+        step = _rows_per_chunk(len(columns))
+        for start in range(0, expression.shape[0], step):
+            block = _log_tpm(expression[start : start + step][:, columns])
+            genes[start : start + step] = (block - self.mean_) / self.scale_
         if not self.covariates:
             return genes
 
@@ -593,6 +595,11 @@ def encode_labels(samples: pd.DataFrame, label: str) -> tuple[np.ndarray, list[s
     if n_missing:
         logger.info("%s samples have no %s label", n_missing, label)
     return y.astype(np.int64), classes
+
+
+def _rows_per_chunk(n_columns: int) -> int:
+    """Rows per block so that a float64 block stays near 32 MB."""
+    return max(1, _CHUNK_VALUES // max(1, n_columns))
 
 
 def _log_tpm(block: np.ndarray) -> np.ndarray:

@@ -106,11 +106,12 @@ def train_test_split_by_donor(
     """Split donors into training and test sets, stratified by label.
 
     ``round(train_fraction * n_donors)`` donors go to training (at least one
-    on each side). Donors are taken in a seeded random order, the donors with
-    the most uneven label mix first, and each goes to the side that keeps the
-    label proportions of both sides closest to the whole data, the greedy
-    rule of scikit-learn's ``StratifiedGroupKFold`` applied to two unequal
-    folds.
+    on each side). Donors are taken largest first (ties in a seeded random
+    order) and each goes to the side that keeps every class's share of
+    training samples, and the share of training donors, closest to
+    ``train_fraction``: the greedy rule of scikit-learn's
+    ``StratifiedGroupKFold`` applied to two unequal folds, with the donor count
+    as one more class so the donor fraction is met without a lopsided tail.
 
     Parameters
     ----------
@@ -145,24 +146,25 @@ def train_test_split_by_donor(
     n_train = min(max(round(train_fraction * len(donors)), 1), len(donors) - 1)
     n_test = len(donors) - n_train
 
-    # Random order, then the donors with the most uneven label mix first.
+    # Random order, then the largest donors first; small ones fine-tune.
     order = np.random.default_rng(seed).permutation(len(donors))
-    share = donors.counts / donors.sizes[:, None]
-    order = order[np.argsort(-share[order].std(axis=1), kind="stable")]
+    order = order[np.argsort(-donors.sizes[order], kind="stable")]
 
-    # Greedy: each donor to the side that keeps class shares most even.
-    class_totals = donors.counts.sum(axis=0).astype(np.float64)
+    # Greedy: each donor to the side that keeps class shares most even. The
+    # donor count is one more "class", so both sides fill at the same pace.
+    counts = np.column_stack([donors.counts, np.ones(len(donors))])
+    totals = counts.sum(axis=0)
     target = np.array([train_fraction, 1.0 - train_fraction])
-    side_counts = np.zeros((2, donors.counts.shape[1]))
+    side_counts = np.zeros((2, counts.shape[1]))
     side_donors = np.zeros(2, dtype=np.int64)
     side_of = np.zeros(len(donors), dtype=np.int64)
     for d in order:
-        side = _pick_side(donors.counts[d], side_counts, class_totals, target)
+        side = _pick_side(counts[d], side_counts, totals, target)
         if side_donors[0] == n_train:
             side = 1
         elif side_donors[1] == n_test:
             side = 0
-        side_counts[side] += donors.counts[d]
+        side_counts[side] += counts[d]
         side_donors[side] += 1
         side_of[d] = side
 
