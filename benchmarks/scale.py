@@ -1,0 +1,289 @@
+"""Scale benchmark: centralized training vs FedAvg with 2 to 1,000 clients.
+
+Both sides see the same samples, the same number of passes and the same batch
+size: ``--epochs`` epochs of centralized training against ``--epochs`` rounds
+of FedAvg with one local epoch. The cohort is the offline synthetic GTEx v8
+cohort at full size (17,382 samples), 1,000 genes selected by variance, label
+tissue, split 80/20 by donor. Everything runs in this one process.
+
+The training donors (about 760) cannot give 1,000 clients of whole donors, so
+for more clients than training donors the training samples are dealt to the
+clients at random, sample by sample (for this benchmark only; ``hrc train``
+always keeps a donor inside one client). Up to the donor count the IID donor
+partition of ``hrc train`` is used.
+
+Usage::
+
+    python benchmarks/scale.py --clients 2,10,100,1000 --epochs 5 \
+        --out data/metrics/scale_benchmark.json
+
+Prints one table and writes the same figures as JSON: wall seconds of training
+(data generation and preprocessing excluded), peak resident memory of the
+process during the phase (Linux ``VmHWM``, reset before each phase), the
+federated/centralized time ratio and the final held-out accuracy of each.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import platform
+import resource
+import time
+from pathlib import Path
+
+import click
+import numpy as np
+import torch
+
+from hrc import log
+from hrc.config import TrainConfig
+from hrc.data.synth import DEFAULT_SAMPLES, generate_cohort
+from hrc.io import write_json_atomic
+from hrc.preprocess import Preprocessor, encode_labels
+from hrc.splits import train_test_split_by_donor
+from hrc.splits.iid import iid
+from hrc.training.centralized import train_centralized
+from hrc.training.federated import train_federated
+from hrc.training.types import ClientData, Federation
+
+logger = logging.getLogger("hrc.benchmarks.scale")
+
+TARGET_RATIO = {2: 1.10, 10: 1.10, 100: 1.10, 1000: 1.5}
+TARGET_PEAK_GB = 8.0
+TARGET_ACCURACY_GAP = 0.01
+
+
+# --- memory -----------------------------------------------------------------
+
+
+def reset_peak_rss() -> bool:
+    """Reset the process's peak RSS (Linux 4.0+); False when not possible."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+        return True
+    except OSError:
+        return False
+
+
+def peak_rss_bytes() -> int:
+    """Peak resident memory since the last reset (or since start)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+# --- data -------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class Cohort:
+    """Preprocessed training and test data, with the table for partitioning."""
+
+    samples: object
+    labels: np.ndarray
+    train_rows: np.ndarray
+    train_features: torch.Tensor
+    train_labels: torch.Tensor
+    test_features: torch.Tensor
+    test_labels: torch.Tensor
+    classes: list[str]
+
+
+def build_cohort(n_samples: int, n_genes: int, seed: int) -> Cohort:
+    """Generate the synthetic cohort, split by donor and preprocess."""
+    # Twice the genes, then the variance selection of hrc train keeps n_genes
+    data = generate_cohort(n_samples, 2 * n_genes, seed=seed)
+    labels, classes = encode_labels(data.samples, "tissue")
+    train, test = train_test_split_by_donor(data.samples, labels, 0.8, seed)
+
+    # Fit on the training donors only, transform both sides
+    prep = Preprocessor(n_genes=n_genes).fit(
+        data.expression[train], data.gene_ids, data.samples.iloc[train]
+    )
+    x_train = prep.transform(data.expression[train], data.samples.iloc[train])
+    x_test = prep.transform(data.expression[test], data.samples.iloc[test])
+    return Cohort(
+        samples=data.samples,
+        labels=labels,
+        train_rows=train,
+        train_features=torch.from_numpy(np.ascontiguousarray(x_train, np.float32)),
+        train_labels=torch.from_numpy(labels[train].astype(np.int64)),
+        test_features=torch.from_numpy(np.ascontiguousarray(x_test, np.float32)),
+        test_labels=torch.from_numpy(labels[test].astype(np.int64)),
+        classes=list(classes),
+    )
+
+
+def federation_of(cohort: Cohort, n_clients: int, seed: int) -> tuple[Federation, str]:
+    """Deal the training rows to ``n_clients`` clients; return how it was done."""
+    n_donors = cohort.samples.iloc[cohort.train_rows]["Donor"].nunique()
+    position = {row: i for i, row in enumerate(cohort.train_rows.tolist())}
+
+    # Whole donors when there are enough, otherwise single samples
+    if n_clients <= n_donors:
+        parts = iid(cohort.samples, cohort.labels, cohort.train_rows, n_clients, seed)
+        parts = [np.array([position[r] for r in part.tolist()]) for part in parts]
+        how = "IID by donor"
+    else:
+        order = np.random.default_rng(seed).permutation(len(cohort.train_rows))
+        parts = [np.sort(p) for p in np.array_split(order, n_clients)]
+        how = f"IID by sample ({n_donors} training donors < {n_clients} clients)"
+    clients = [
+        ClientData(
+            f"h{i + 1}",
+            cohort.train_features[torch.from_numpy(part)],
+            cohort.train_labels[torch.from_numpy(part)],
+        )
+        for i, part in enumerate(parts)
+    ]
+    federation = Federation(
+        clients, cohort.test_features, cohort.test_labels, cohort.classes
+    )
+    return federation, how
+
+
+# --- one measured phase -----------------------------------------------------
+
+
+def measure(train, *args) -> tuple[object, float, int]:
+    """Run ``train(*args)``; return its result, wall seconds and peak RSS."""
+    reset_peak_rss()
+    started = time.perf_counter()
+    result = train(*args)
+    return result, time.perf_counter() - started, peak_rss_bytes()
+
+
+@click.command()
+@click.option("--clients", default="2,10,100,1000", show_default=True)
+@click.option("--epochs", default=5, show_default=True, help="Epochs = rounds.")
+@click.option("--batch_size", default=128, show_default=True)
+@click.option("--n_samples", default=DEFAULT_SAMPLES, show_default=True)
+@click.option("--n_genes", default=1000, show_default=True)
+@click.option("--seed", default=0, show_default=True)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("data/metrics/scale_benchmark.json"),
+    show_default=True,
+)
+def main(
+    clients: str,
+    epochs: int,
+    batch_size: int,
+    n_samples: int,
+    n_genes: int,
+    seed: int,
+    out: Path,
+) -> None:
+    """Time centralized training and FedAvg at equal sample-epochs."""
+    log.configure(0)
+    client_counts = [int(c) for c in clients.split(",") if c.strip()]
+
+    # Data, outside every timed phase
+    started = time.perf_counter()
+    cohort = build_cohort(n_samples, n_genes, seed)
+    click.echo(
+        f"cohort: {n_samples} samples, {cohort.train_features.shape[1]} features, "
+        f"{len(cohort.classes)} tissues, {len(cohort.train_labels)} training / "
+        f"{len(cohort.test_labels)} held-out samples "
+        f"({time.perf_counter() - started:.1f} s to build)"
+    )
+    config = TrainConfig(
+        label="tissue",
+        n_epochs=epochs,
+        local_epochs=1,
+        batch_size=batch_size,
+        seed=seed,
+        strategy="fedavg",
+        progress=False,
+    )
+
+    # Centralized reference: the pooled training set as one client
+    pooled, _ = federation_of(cohort, 1, seed)
+    central, central_s, central_peak = measure(train_centralized, pooled, config)
+    rows = [
+        {
+            "run": "centralized",
+            "clients": 1,
+            "partition": "pooled",
+            "seconds": central_s,
+            "peak_rss_gb": central_peak / 1e9,
+            "ratio": 1.0,
+            "accuracy": float(central.metrics["accuracy"]),
+        }
+    ]
+    click.echo(f"centralized: {central_s:.1f} s, acc {rows[0]['accuracy']:.4f}")
+
+    # FedAvg at each federation size
+    for n_clients in client_counts:
+        federation, how = federation_of(cohort, n_clients, seed)
+        result, seconds, peak = measure(train_federated, federation, config)
+        rows.append(
+            {
+                "run": "fedavg",
+                "clients": n_clients,
+                "partition": how,
+                "seconds": seconds,
+                "peak_rss_gb": peak / 1e9,
+                "ratio": seconds / central_s,
+                "accuracy": float(result.metrics["accuracy"]),
+            }
+        )
+        click.echo(f"fedavg {n_clients}: {seconds:.1f} s, {how}")
+        del federation, result
+
+    # Table, targets, JSON
+    click.echo(render(rows, rows[0]["accuracy"]))
+    payload = {
+        "command": "python benchmarks/scale.py "
+        f"--clients {clients} --epochs {epochs} --batch_size {batch_size} "
+        f"--n_samples {n_samples} --n_genes {n_genes} --seed {seed}",
+        "machine": {
+            "python": platform.python_version(),
+            "torch": torch.__version__,
+            "threads": torch.get_num_threads(),
+            "processor": platform.machine(),
+        },
+        "config": config.to_dict(),
+        "rows": rows,
+    }
+    write_json_atomic(out, payload)
+    click.echo(f"written: {out}")
+
+
+def render(rows: list[dict], central_accuracy: float) -> str:
+    """A plain-text table with a target verdict per row."""
+    header = (
+        f"{'run':<12}{'clients':>8}{'seconds':>10}{'ratio':>8}"
+        f"{'peak GB':>9}{'accuracy':>10}  targets"
+    )
+    lines = [header, "-" * len(header)]
+    for row in rows:
+        verdict = []
+        if row["run"] != "centralized":
+            limit = TARGET_RATIO.get(row["clients"], 1.5)
+            gap = central_accuracy - row["accuracy"]
+            verdict.append(
+                f"ratio<={limit}: {'ok' if row['ratio'] <= limit else 'MISS'}"
+            )
+            verdict.append(
+                f"acc gap {gap * 100:+.2f} pt: "
+                f"{'ok' if gap <= TARGET_ACCURACY_GAP else 'MISS'}"
+            )
+        ok_memory = row["peak_rss_gb"] <= TARGET_PEAK_GB
+        verdict.append(f"mem: {'ok' if ok_memory else 'MISS'}")
+        lines.append(
+            f"{row['run']:<12}{row['clients']:>8}{row['seconds']:>10.2f}"
+            f"{row['ratio']:>8.2f}{row['peak_rss_gb']:>9.2f}"
+            f"{row['accuracy']:>10.4f}  {', '.join(verdict)}"
+        )
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()
