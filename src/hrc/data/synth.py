@@ -250,7 +250,7 @@ def ensure_default_data(
     expressions_path.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".synth.", dir=samples_path.parent))
     try:
-        write_cohort(staging, seed=seed, progress=False)
+        write_cohort(staging, DEFAULT_SAMPLES, DEFAULT_GENES, seed=seed, progress=False)
         shutil.move(staging / schema.EXPRESSIONS_FILE, expressions_path)
         os.replace(staging / schema.SAMPLES_FILE, samples_path)
     finally:
@@ -482,6 +482,8 @@ def _make_genes(n_genes: int, n_sites: int, rng: np.random.Generator) -> _Genes:
     shape = (EXPRESSED_MEAN / EXPRESSED_SD) ** 2
     mean = rng.gamma(shape, EXPRESSED_SD**2 / EXPRESSED_MEAN, n_genes)
     mean[off] = 0.0
+    if (~off).any():  # rescale so the expressed genes average exactly the target
+        mean[~off] *= EXPRESSED_MEAN / mean[~off].mean()
 
     # Tissue profile: a broad-tissue shift, a detailed-tissue shift, one raise.
     broad_shift = rng.normal(0.0, 0.8, (len(broad_names), n_genes))
@@ -550,7 +552,11 @@ def _make_expression(
     seed: np.random.SeedSequence,
     progress: bool,
 ) -> np.ndarray:
-    """Build the TPM matrix in column chunks; returns a column-major float32 array."""
+    """Build the TPM matrix in gene blocks; returns a column-major float32 array.
+
+    Each block is computed genes x samples, so it is written to memory in one
+    contiguous run and every gene's column is contiguous for the parquet write.
+    """
     n_samples, n_genes = len(samples), len(genes.ids)
     detailed = [t.detailed for t in TISSUES]
     tissue_idx = pd.Categorical(samples[schema.SUBTISSUE], categories=detailed).codes
@@ -559,65 +565,74 @@ def _make_expression(
     female = (samples[schema.SEX] == "female").to_numpy(np.float32)
     age = samples[schema.AVG_AGE].to_numpy(np.float64)
     age_z = ((age - age.mean()) / (age.std() or 1.0)).astype(np.float32)
+    design = _Design(tissue_idx, donor_idx, len(donors), site_idx, female, age_z)
 
-    # Sample-level latent factors shared by every chunk.
-    factor_rng, *chunk_seeds = (
+    # Sample-level latent factors shared by every block.
+    factor_rng, *block_rngs = (
         np.random.default_rng(s) for s in seed.spawn(1 + -(-n_genes // GENE_CHUNK))
     )
-    factors = factor_rng.standard_normal((n_samples, N_FACTORS), dtype=np.float32)
-    out = np.empty((n_samples, n_genes), dtype=np.float32, order="F")
+    factors = factor_rng.standard_normal((N_FACTORS, n_samples), dtype=np.float32)
+    by_gene = np.empty((n_genes, n_samples), dtype=np.float32)
     starts = range(0, n_genes, GENE_CHUNK)
     if progress:
         from rich.progress import track
 
         starts = track(starts, description="generating expression")
-    for start, rng in zip(starts, chunk_seeds, strict=True):
-        cols = slice(start, min(start + GENE_CHUNK, n_genes))
-        out[:, cols] = _expression_chunk(
-            genes, cols, rng, tissue_idx, donor_idx, site_idx, female, age_z, factors
-        )
-    return out
+    for start, rng in zip(starts, block_rngs, strict=True):
+        rows = slice(start, min(start + GENE_CHUNK, n_genes))
+        by_gene[rows] = _expression_block(genes, rows, rng, design, factors)
+    return by_gene.T
 
 
-def _expression_chunk(
+@dataclass
+class _Design:
+    """What each sample is: indices into tissues, donors and sites, covariates."""
+
+    tissue: np.ndarray
+    donor: np.ndarray
+    n_donors: int
+    site: np.ndarray
+    female: np.ndarray  # 1.0 for female samples
+    age_z: np.ndarray  # standardised bracket midpoint
+
+
+def _expression_block(
     genes: _Genes,
-    cols: slice,
+    rows: slice,
     rng: np.random.Generator,
-    tissue_idx: np.ndarray,
-    donor_idx: np.ndarray,
-    site_idx: np.ndarray,
-    female: np.ndarray,
-    age_z: np.ndarray,
+    design: _Design,
     factors: np.ndarray,
 ) -> np.ndarray:
-    """TPM of one block of genes for every sample."""
+    """TPM of one block of genes (rows) for every sample (columns)."""
     f32 = np.float32
-    n_samples, width = len(tissue_idx), cols.stop - cols.start
-    n_donors = int(donor_idx.max()) + 1
+    width, n_samples = rows.stop - rows.start, len(design.tissue)
+
+    def column(values: np.ndarray) -> np.ndarray:
+        return values[rows].astype(f32)[:, None]
 
     # Fixed effects: gene mean, tissue profile, site, sex and age.
-    log = genes.profile[:, cols].astype(f32)[tissue_idx]
-    log += genes.mean[cols].astype(f32)
-    log += genes.site_shift[:, cols].astype(f32)[site_idx]
-    log += np.outer(female, genes.female_shift[cols].astype(f32))
-    log += np.outer(age_z, genes.age_slope[cols].astype(f32))
+    log = np.take(genes.profile[:, rows].T.astype(f32), design.tissue, axis=1)
+    log += column(genes.mean)
+    log += np.take(genes.site_shift[:, rows].T.astype(f32), design.site, axis=1)
+    log += column(genes.female_shift) * design.female
+    log += column(genes.age_slope) * design.age_z
 
     # Random effects: module factor, donor, residual noise.
-    loadings = np.zeros((factors.shape[1], width), dtype=f32)
-    loadings[genes.module[cols], np.arange(width)] = genes.loading[cols]
-    log += factors @ loadings
-    donor = rng.standard_normal((n_donors, width), dtype=f32)
-    log += (donor * genes.donor_sd[cols].astype(f32))[donor_idx]
-    noise = rng.standard_normal((n_samples, width), dtype=f32)
-    log += noise * genes.noise_sd[cols].astype(f32)
+    loadings = np.zeros((width, factors.shape[0]), dtype=f32)
+    loadings[np.arange(width), genes.module[rows]] = genes.loading[rows]
+    log += loadings @ factors
+    donor = rng.standard_normal((width, design.n_donors), dtype=f32)
+    log += np.take(donor * column(genes.donor_sd), design.donor, axis=1)
+    noise = rng.standard_normal((width, n_samples), dtype=f32)
+    log += noise * column(genes.noise_sd)
 
     # Off genes: zero or a low level, except in the tissue that raises them.
-    off = np.flatnonzero(genes.off[cols])
+    off = np.flatnonzero(genes.off[rows])
     if len(off):
-        on = rng.random((n_samples, len(off)), dtype=f32) < genes.on_rate[cols][off]
-        low = on * (genes.on_level[cols][off].astype(f32) + 0.3 * noise[:, off])
-        in_raised = genes.raised[:, cols][:, off][tissue_idx]
-        log[:, off] = np.where(in_raised, log[:, off], low)
+        on = rng.random((len(off), n_samples), dtype=f32) < column(genes.on_rate)[off]
+        low = on * (column(genes.on_level)[off] + 0.3 * noise[off])
+        in_raised = np.take(genes.raised[:, rows][:, off].T, design.tissue, axis=1)
+        log[off] = np.where(in_raised, log[off], low)
 
     # log2(TPM + 1) -> TPM, clipped at zero.
     np.maximum(log, 0.0, out=log)
