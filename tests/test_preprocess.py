@@ -183,10 +183,16 @@ def test_covariates_are_one_hot_with_fitted_categories():
     prep = Preprocessor(covariates=("tissue", "sex")).fit(tpm, ["g1"], train)
     assert prep.feature_names == ["g1", "Tissue=Brain", "Tissue=Lung", "Sex=male"]
 
-    # A tissue unseen in training gives zeros in the tissue columns.
-    test = pd.DataFrame({"Tissue": ["Liver", "Brain"], "Sex": ["female", "male"]})
-    features = prep.transform(np.array([[0.0], [0.0]]), test)
-    assert features[:, 1:].tolist() == [[0.0, 0.0, 0.0], [1.0, 0.0, 1.0]]
+    # A tissue unseen in training, or none, gives zeros in the tissue columns.
+    test = pd.DataFrame(
+        {"Tissue": ["Liver", "Brain", None], "Sex": ["female", "male", "male"]}
+    )
+    features = prep.transform(np.zeros((3, 1)), test)
+    assert features[:, 1:].tolist() == [
+        [0.0, 0.0, 0.0],
+        [1.0, 0.0, 1.0],
+        [0.0, 0.0, 1.0],
+    ]
 
 
 def test_unknown_covariate_is_a_usage_error():

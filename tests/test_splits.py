@@ -354,3 +354,17 @@ def test_describe_partitions_2020_lines():
         "client_h1: 3 ; Label Count: {'20-29': 1, '30-39': 2}",
         "client_h2: 2 ; Label Count: {'20-29': 1, '30-39': 1}",
     ]
+
+
+@pytest.mark.parametrize("split_type", ["iid", "balanced", "unbalanced", "non_iid"])
+def test_partition_changes_with_the_seed(split_type):
+    samples, labels = tiny_table()
+    draws = {
+        tuple(
+            names_of(
+                samples, partition(split_type, samples, labels, ALL, 3, s, **OPTIONS)
+            )
+        )
+        for s in range(6)
+    }
+    assert len(draws) > 1

@@ -451,7 +451,7 @@ class Preprocessor:
         _check_samples(samples, expression.shape[0], covariate_columns)
         blocks = [genes]
         for name, column in covariate_columns.items():
-            values = samples[column].astype("string").to_numpy()
+            values = samples[column].astype("string").fillna("").to_numpy(str)
             categories = self.categories_.get(name, [])
             blocks.append(
                 np.stack([values == c for c in categories], axis=1).astype(np.float32)
