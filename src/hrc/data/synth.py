@@ -503,12 +503,14 @@ def _make_genes(n_genes: int, n_sites: int, rng: np.random.Generator) -> _Genes:
     within_var = loading**2 + donor_sd**2 + noise_sd**2 + site_shift.var(axis=0)
 
     # Weak age effect: slope giving R^2 in AGE_R2 within a tissue.
-    age_genes = (rng.random(n_genes) < AGE_GENE_FRACTION) & ~off
+    age_genes = _pick(
+        np.flatnonzero(~off), round(AGE_GENE_FRACTION * n_genes), n_genes, rng
+    )
     r2 = rng.uniform(*AGE_R2, n_genes)
     age_slope = np.sqrt(r2 / (1 - r2) * within_var) * rng.choice([-1.0, 1.0], n_genes)
     age_slope[~age_genes] = 0.0
-    female_shift = rng.normal(0.0, 0.4, n_genes) * (
-        (rng.random(n_genes) < SEX_GENE_FRACTION) & ~off
+    female_shift = rng.normal(0.0, 0.4, n_genes) * _pick(
+        np.flatnonzero(~off), round(SEX_GENE_FRACTION * n_genes), n_genes, rng
     )
 
     # Sex-linked genes: XIST-like (female only) and Y genes (male only).
@@ -543,6 +545,15 @@ def _make_genes(n_genes: int, n_sites: int, rng: np.random.Generator) -> _Genes:
         ids=ids,
         symbols=symbols,
     )
+
+
+def _pick(
+    candidates: np.ndarray, count: int, n_genes: int, rng: np.random.Generator
+) -> np.ndarray:
+    """Mask over ``n_genes`` genes with ``count`` of ``candidates`` chosen."""
+    mask = np.zeros(n_genes, dtype=bool)
+    mask[rng.permutation(candidates)[:count]] = True
+    return mask
 
 
 def _make_expression(
