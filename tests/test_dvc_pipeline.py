@@ -15,6 +15,7 @@ import re
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -43,8 +44,11 @@ pytestmark = [
 ]
 
 
-def _run(args: list[str], cwd: Path) -> str:
-    """Run a command in ``cwd`` offline; return stdout and stderr together."""
+def _run(args: list[str], cwd: Path, json_output: bool = False) -> Any:
+    """Run a command in ``cwd`` offline.
+
+    Returns stdout and stderr together, or stdout parsed as JSON.
+    """
     env = {
         **os.environ,
         "DVC_NO_ANALYTICS": "1",
@@ -61,7 +65,7 @@ def _run(args: list[str], cwd: Path) -> str:
     )
     output = done.stdout + done.stderr
     assert done.returncode == 0, f"{' '.join(args)} failed:\n{output}"
-    return output
+    return json.loads(done.stdout) if json_output else output
 
 
 def _fresh_clone(tmp_path: Path) -> Path:
@@ -118,38 +122,37 @@ def test_repro_runs_offline_and_reruns_only_changed_stages(tmp_path):
     # First run: the test data stage and both test stages.
     output = _run(["dvc", "repro", *TEST_STAGES], clone)
     assert _stages_run(output) == {"prepare_test_data", *TEST_STAGES}
-    metrics_dir = clone / "data" / "metrics"
-    for stage, n_clients in (("centralized_test", 1), ("decentralized_test", 2)):
-        metrics = json.loads((metrics_dir / f"{stage}_metrics.json").read_text())
-        assert METRIC_KEYS <= set(metrics), stage
+    metrics_dir = clone / "data" / "metrics" / "test"
+    for train_type, n_clients in (("centralized", 1), ("decentralized", 2)):
+        metrics = json.loads((metrics_dir / f"{train_type}_metrics.json").read_text())
+        assert METRIC_KEYS <= set(metrics), train_type
         assert metrics["rounds"] == 2
         assert metrics["n_clients"] == n_clients
         assert 0.0 <= metrics["accuracy"] <= 1.0
-        history = (metrics_dir / f"{stage}_history.csv").read_text().splitlines()
+        history = (metrics_dir / f"{train_type}_history.csv").read_text().splitlines()
         assert history[0].split(",")[:2] == ["round", "loss"]
         assert len(history) == 1 + 2  # header and one row per epoch or round
 
     # Second run: nothing changed, so nothing reruns.
     output = _run(["dvc", "repro", *TEST_STAGES], clone)
     assert _stages_run(output) == set()
-    assert json.loads(_run(["dvc", "status", "--json", *TEST_STAGES], clone)) == {}
+    status = _run(["dvc", "status", "--json", *TEST_STAGES], clone, json_output=True)
+    assert status == {}
 
     # One federated parameter changed: only the federated test stage reruns.
     _set_param(clone, "decentralized_test", "no_of_clients", 3)
-    status = json.loads(_run(["dvc", "status", "--json", *TEST_STAGES], clone))
+    status = _run(["dvc", "status", "--json", *TEST_STAGES], clone, json_output=True)
     assert set(status) == {"decentralized_test"}
     output = _run(["dvc", "repro", *TEST_STAGES], clone)
     assert _stages_run(output) == {"decentralized_test"}
-    metrics = json.loads((metrics_dir / "decentralized_test_metrics.json").read_text())
+    metrics = json.loads((metrics_dir / "decentralized_metrics.json").read_text())
     assert metrics["n_clients"] == 3
 
     # The metrics and plots commands read the declared files.
-    shown = json.loads(_run(["dvc", "metrics", "show", "--json"], clone))
-    workspace = shown["workspace"]["data"]
-    assert (
-        workspace["data/metrics/decentralized_test_metrics.json"]["data"]["n_clients"]
-        == 3
-    )
+    shown = _run(["dvc", "metrics", "show", "--json"], clone, json_output=True)
+    workspace = shown[""]["data"]  # the workspace has no revision name
+    figures = workspace["data/metrics/test/decentralized_metrics.json"]["data"]
+    assert figures["n_clients"] == 3
     _run(["dvc", "plots", "show", "--out", str(tmp_path / "plots")], clone)
     assert (tmp_path / "plots" / "index.html").is_file()
 
@@ -165,12 +168,12 @@ def test_exp_run_with_override_is_listed_by_exp_show(tmp_path):
     assert _stages_run(output) == {"prepare_test_data", "centralized_test"}
 
     # exp show lists it with the overridden parameter and its metrics.
-    show = json.loads(_run(["dvc", "exp", "show", "--json"], clone))
+    show = _run(["dvc", "exp", "show", "--json"], clone, json_output=True)
     experiments = _experiments(show)
     assert len(experiments) == 1
     params = experiments[0]["params"]["params.yaml"]["data"]
     assert params["centralized_test"]["n_epochs"] == 3
     assert params["decentralized_test"]["n_epochs"] == 2
-    metrics = experiments[0]["metrics"]["data/metrics/centralized_test_metrics.json"]
+    metrics = experiments[0]["metrics"]["data/metrics/test/centralized_metrics.json"]
     assert metrics["data"]["rounds"] == 3
     assert METRIC_KEYS <= set(metrics["data"])
