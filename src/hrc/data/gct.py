@@ -189,7 +189,7 @@ def _open_gct(
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{option}: file not found: {path}")
-    raw = open(path, "rb")  # noqa: SIM115 - closed below, also on error
+    raw = open(path, "rb")  # closed in the finally block below
     try:
         compressed = raw.read(2) == GZIP_MAGIC
         raw.seek(0)
