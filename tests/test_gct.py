@@ -103,7 +103,7 @@ def test_top_variance_larger_than_file_keeps_all(gct_path, caplog):
     with caplog.at_level(logging.WARNING, logger="hrc"):
         matrix = read_gct(gct_path, top_variance=50)
     assert len(matrix.gene_ids) == 5
-    assert "more genes than the 5 available" in caplog.text
+    assert "50 top-variance genes asked for, but only 5 are available" in caplog.text
 
 
 def test_top_variance_does_not_depend_on_chunk_size(tmp_path):

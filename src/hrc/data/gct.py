@@ -80,6 +80,22 @@ class GctMatrix:
     expression: np.ndarray
 
 
+@dataclass
+class _Source:
+    """What every pass over one GCT file needs to know."""
+
+    path: str | os.PathLike
+    header: list[str]
+    columns: np.ndarray | None  # file columns to keep; None keeps all
+    progress: bool
+    option: str
+
+    @property
+    def n_kept(self) -> int:
+        """Number of sample columns kept."""
+        return len(self.header) if self.columns is None else len(self.columns)
+
+
 def gene_stem(gene_id: str) -> str:
     """Return an Ensembl id without its version: ``ENSG0001.9`` -> ``ENSG0001``."""
     return str(gene_id).strip().split(".", 1)[0]
@@ -155,21 +171,13 @@ def read_gct(
     wanted_rows = None
     if gene_ids is not None:
         wanted_rows = _match_gene_rows(path, gene_ids, progress, option)
+    source = _Source(path, header, columns, progress, option)
     if top_variance is not None:
         names, symbols, matrix = _read_top_variance(
-            path,
-            header,
-            columns,
-            wanted_rows,
-            top_variance,
-            chunk_rows,
-            progress,
-            option,
+            source, wanted_rows, top_variance, chunk_rows
         )
     else:
-        names, symbols, matrix = _read_rows(
-            path, header, columns, wanted_rows, chunk_rows, progress, option
-        )
+        names, symbols, matrix = _read_rows(source, wanted_rows, chunk_rows)
     if not names:
         raise DataError(f"{option}: {path} holds no gene row after the header")
     logger.info(
@@ -299,26 +307,21 @@ def _match_gene_rows(
 
 
 def _read_rows(
-    path: str | os.PathLike,
-    header: list[str],
-    columns: np.ndarray | None,
-    wanted_rows: np.ndarray | None,
-    chunk_rows: int,
-    progress: bool,
-    option: str,
+    source: _Source, wanted_rows: np.ndarray | None, chunk_rows: int
 ) -> tuple[list[str], list[str], np.ndarray]:
     """Parse every (or every wanted) row into a preallocated Fortran array."""
     # Without a selection, count the rows first: line 2 cannot be trusted.
     if wanted_rows is None:
-        wanted_rows = np.arange(_count_rows(path, progress, option))
-    n_samples = len(header) if columns is None else len(columns)
-    matrix = np.empty((n_samples, len(wanted_rows)), dtype=np.float32, order="F")
+        n_rows = _count_rows(source.path, source.progress, source.option)
+        wanted_rows = np.arange(n_rows)
+    shape = (source.n_kept, len(wanted_rows))
+    matrix = np.empty(shape, dtype=np.float32, order="F")
 
     # Each chunk is genes x samples; its transpose fills a block of columns.
     names: list[str] = []
     symbols: list[str] = []
     for chunk_names, chunk_symbols, values in _iter_chunks(
-        path, header, columns, wanted_rows, chunk_rows, progress, option
+        source, wanted_rows, chunk_rows
     ):
         start = len(names)
         matrix[:, start : start + len(chunk_names)] = values.T
@@ -328,26 +331,16 @@ def _read_rows(
 
 
 def _read_top_variance(
-    path: str | os.PathLike,
-    header: list[str],
-    columns: np.ndarray | None,
-    wanted_rows: np.ndarray | None,
-    top_variance: int,
-    chunk_rows: int,
-    progress: bool,
-    option: str,
+    source: _Source, wanted_rows: np.ndarray | None, top_variance: int, chunk_rows: int
 ) -> tuple[list[str], list[str], np.ndarray]:
     """Keep the ``top_variance`` rows of highest ``log2(x + 1)`` variance."""
-    kept_values = np.empty((0, len(header) if columns is None else len(columns)))
-    kept_values = kept_values.astype(np.float32)
+    kept_values = np.empty((0, source.n_kept), dtype=np.float32)
     kept_var = np.empty(0)
     kept_rows = np.empty(0, dtype=np.int64)
     kept_names: list[str] = []
     kept_symbols: list[str] = []
     row = 0
-    for names, symbols, values in _iter_chunks(
-        path, header, columns, wanted_rows, chunk_rows, progress, option
-    ):
+    for names, symbols, values in _iter_chunks(source, wanted_rows, chunk_rows):
         # Variance of log2(x + 1) per gene; NaN rows never win.
         variance = np.var(np.log2(values.astype(np.float64) + 1.0), axis=1)
         variance = np.nan_to_num(variance, nan=-np.inf)
@@ -379,7 +372,7 @@ def _read_top_variance(
     order = np.argsort(kept_rows)
     if len(kept_names) < top_variance:
         logger.warning(
-            "--genes %s asked for more genes than the %s available; keeping all",
+            "%s top-variance genes asked for, but only %s are available; keeping all",
             top_variance,
             len(kept_names),
         )
@@ -388,30 +381,29 @@ def _read_top_variance(
 
 
 def _iter_chunks(
-    path: str | os.PathLike,
-    header: list[str],
-    columns: np.ndarray | None,
-    wanted_rows: np.ndarray | None,
-    chunk_rows: int,
-    progress: bool,
-    option: str,
+    source: _Source, wanted_rows: np.ndarray | None, chunk_rows: int
 ) -> Iterator[tuple[list[str], list[str], np.ndarray]]:
     """Yield ``(names, symbols, values)`` for blocks of ``chunk_rows`` rows.
 
     ``values`` is a ``(rows, samples)`` float32 array restricted to
-    ``columns``; rows not in ``wanted_rows`` are skipped without parsing.
+    ``source.columns``; rows not in ``wanted_rows`` are skipped unparsed.
     """
-    n_values = len(header)
+    path, option, columns = source.path, source.option, source.columns
     wanted = None if wanted_rows is None else set(wanted_rows.tolist())
     names: list[str] = []
     symbols: list[str] = []
     block: list[np.ndarray] = []
-    with _open_gct(path, option) as (lines, raw), _bar(raw, progress, "rows") as tick:
+    with (
+        _open_gct(path, option) as (lines, raw),
+        _bar(raw, source.progress, "rows") as tick,
+    ):
         _read_header(lines, path, option)
         for row, line_number, line in _gene_lines(lines, tick):
             if wanted is not None and row not in wanted:
                 continue
-            name, symbol, values = _parse_row(line, n_values, line_number, path, option)
+            name, symbol, values = _parse_row(
+                line, len(source.header), line_number, path, option
+            )
             names.append(name)
             symbols.append(symbol)
             block.append(values if columns is None else values[columns])
