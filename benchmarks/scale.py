@@ -20,7 +20,9 @@ Usage::
 Prints one table and writes the same figures as JSON: wall seconds of training
 (data generation and preprocessing excluded), peak resident memory of the
 process during the phase (Linux ``VmHWM``, reset before each phase), the
-federated/centralized time ratio and the final held-out accuracy of each.
+federated/centralized ratios of both and the final held-out accuracy of each.
+The targets are judged on CPU seconds, which a busy shared machine disturbs
+far less than wall seconds.
 """
 
 from __future__ import annotations
@@ -150,12 +152,18 @@ def federation_of(cohort: Cohort, n_clients: int, seed: int) -> tuple[Federation
 # --- one measured phase -----------------------------------------------------
 
 
-def measure(train, *args) -> tuple[object, float, int]:
-    """Run ``train(*args)``; return its result, wall seconds and peak RSS."""
+def measure(train, *args) -> tuple[object, float, float, int]:
+    """Run ``train(*args)``; return its result, wall and CPU seconds, peak RSS.
+
+    CPU seconds (user + system of this process) are reported beside wall
+    seconds because on a shared machine the wall clock also counts the time
+    other processes held the cores.
+    """
     reset_peak_rss()
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     result = train(*args)
-    return result, time.perf_counter() - started, peak_rss_bytes()
+    wall, cpu = time.perf_counter() - started, time.process_time() - cpu_started
+    return result, wall, cpu, peak_rss_bytes()
 
 
 @click.command()
@@ -165,6 +173,9 @@ def measure(train, *args) -> tuple[object, float, int]:
 @click.option("--n_samples", default=DEFAULT_SAMPLES, show_default=True)
 @click.option("--n_genes", default=1000, show_default=True)
 @click.option("--seed", default=0, show_default=True)
+@click.option(
+    "--threads", default=0, show_default=True, help="Torch threads; 0 = default."
+)
 @click.option(
     "--out",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -178,10 +189,13 @@ def main(
     n_samples: int,
     n_genes: int,
     seed: int,
+    threads: int,
     out: Path,
 ) -> None:
     """Time centralized training and FedAvg at equal sample-epochs."""
     log.configure(0)
+    if threads > 0:
+        torch.set_num_threads(threads)
     client_counts = [int(c) for c in clients.split(",") if c.strip()]
 
     # Data, outside every timed phase
@@ -203,38 +217,53 @@ def main(
         progress=False,
     )
 
+    # Warm-up, untimed: the first call of each trainer pays torch's set-up
+    warm = dataclasses.replace(config, n_epochs=1)
+    small, _ = federation_of(cohort, 2, seed)
+    small.clients = [
+        ClientData(c.name, c.features[:256], c.labels[:256]) for c in small.clients
+    ]
+    train_centralized(small, warm)
+    train_federated(small, warm)
+
     # Centralized reference: the pooled training set as one client
     pooled, _ = federation_of(cohort, 1, seed)
-    central, central_s, central_peak = measure(train_centralized, pooled, config)
+    central, central_s, central_cpu, central_peak = measure(
+        train_centralized, pooled, config
+    )
     rows = [
         {
             "run": "centralized",
             "clients": 1,
             "partition": "pooled",
             "seconds": central_s,
+            "cpu_seconds": central_cpu,
             "peak_rss_gb": central_peak / 1e9,
             "ratio": 1.0,
+            "cpu_ratio": 1.0,
             "accuracy": float(central.metrics["accuracy"]),
         }
     ]
-    click.echo(f"centralized: {central_s:.1f} s, acc {rows[0]['accuracy']:.4f}")
+    click.echo(f"centralized: {central_s:.1f} s ({central_cpu:.1f} s CPU)")
 
     # FedAvg at each federation size
     for n_clients in client_counts:
         federation, how = federation_of(cohort, n_clients, seed)
-        result, seconds, peak = measure(train_federated, federation, config)
+        result, seconds, cpu, peak = measure(train_federated, federation, config)
         rows.append(
             {
                 "run": "fedavg",
                 "clients": n_clients,
                 "partition": how,
                 "seconds": seconds,
+                "cpu_seconds": cpu,
                 "peak_rss_gb": peak / 1e9,
                 "ratio": seconds / central_s,
+                "cpu_ratio": cpu / central_cpu,
                 "accuracy": float(result.metrics["accuracy"]),
             }
         )
-        click.echo(f"fedavg {n_clients}: {seconds:.1f} s, {how}")
+        click.echo(f"fedavg {n_clients}: {seconds:.1f} s ({cpu:.1f} s CPU), {how}")
         del federation, result
 
     # Table, targets, JSON
@@ -242,7 +271,8 @@ def main(
     payload = {
         "command": "python benchmarks/scale.py "
         f"--clients {clients} --epochs {epochs} --batch_size {batch_size} "
-        f"--n_samples {n_samples} --n_genes {n_genes} --seed {seed}",
+        f"--n_samples {n_samples} --n_genes {n_genes} --seed {seed} "
+        f"--threads {threads}",
         "machine": {
             "python": platform.python_version(),
             "torch": torch.__version__,
@@ -259,8 +289,8 @@ def main(
 def render(rows: list[dict], central_accuracy: float) -> str:
     """A plain-text table with a target verdict per row."""
     header = (
-        f"{'run':<12}{'clients':>8}{'seconds':>10}{'ratio':>8}"
-        f"{'peak GB':>9}{'accuracy':>10}  targets"
+        f"{'run':<12}{'clients':>8}{'wall s':>9}{'ratio':>7}{'CPU s':>9}"
+        f"{'ratio':>7}{'peak GB':>9}{'accuracy':>10}  targets (on CPU ratio)"
     )
     lines = [header, "-" * len(header)]
     for row in rows:
@@ -268,9 +298,8 @@ def render(rows: list[dict], central_accuracy: float) -> str:
         if row["run"] != "centralized":
             limit = TARGET_RATIO.get(row["clients"], 1.5)
             gap = central_accuracy - row["accuracy"]
-            verdict.append(
-                f"ratio<={limit}: {'ok' if row['ratio'] <= limit else 'MISS'}"
-            )
+            ok_time = row["cpu_ratio"] <= limit
+            verdict.append(f"ratio<={limit}: {'ok' if ok_time else 'MISS'}")
             verdict.append(
                 f"acc gap {gap * 100:+.2f} pt: "
                 f"{'ok' if gap <= TARGET_ACCURACY_GAP else 'MISS'}"
@@ -278,8 +307,9 @@ def render(rows: list[dict], central_accuracy: float) -> str:
         ok_memory = row["peak_rss_gb"] <= TARGET_PEAK_GB
         verdict.append(f"mem: {'ok' if ok_memory else 'MISS'}")
         lines.append(
-            f"{row['run']:<12}{row['clients']:>8}{row['seconds']:>10.2f}"
-            f"{row['ratio']:>8.2f}{row['peak_rss_gb']:>9.2f}"
+            f"{row['run']:<12}{row['clients']:>8}{row['seconds']:>9.1f}"
+            f"{row['ratio']:>7.2f}{row['cpu_seconds']:>9.1f}{row['cpu_ratio']:>7.2f}"
+            f"{row['peak_rss_gb']:>9.2f}"
             f"{row['accuracy']:>10.4f}  {', '.join(verdict)}"
         )
     return "\n".join(lines)

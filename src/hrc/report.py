@@ -9,7 +9,7 @@ and sample standard deviation over the seeds.
 
 :func:`run_comparison` runs everything and returns one :class:`RunRecord` per
 (method, seed); :func:`write_report` turns records into ``comparison.md``,
-``comparison.json``, ``rounds.png`` and ``clients.png``; :func:`load_records`
+``comparison.json``, ``rounds.png`` and ``clients.png``; :func:`load_comparison`
 reads the records of an earlier comparison back.
 """
 
@@ -163,7 +163,11 @@ def run_comparison(
     from hrc.training.local_only import train_local_only
 
     if prepare is None:
-        from hrc.training.runner import prepare_federation as prepare
+        from hrc.training.runner import prepare_federation
+
+        def prepare(run_config: TrainConfig) -> Federation:
+            return prepare_federation(run_config)[0]
+
     base = dataclasses.replace(config, train_type="decentralized", progress=False)
     methods = [POOLED, *strategy_names, LOCAL_ONLY]
     records: list[RunRecord] = []
@@ -311,19 +315,20 @@ def _mean_sd(mean: float, sd: float) -> str:
 def write_report(
     records: Sequence[RunRecord],
     out_dir: str | Path,
-    config: TrainConfig | None = None,
+    config: dict[str, Any] | None = None,
 ) -> dict[str, Path]:
     """Write the comparison files into ``out_dir``, all or nothing.
 
     Parameters
     ----------
     records : sequence of RunRecord
-        What :func:`run_comparison` (or :func:`load_records`) returned.
+        What :func:`run_comparison` (or :func:`load_comparison`) returned.
     out_dir : path-like
         Folder; created if needed. Existing files of the same names are
         replaced.
-    config : TrainConfig, optional
-        Shared options, written into ``comparison.json`` and the table header.
+    config : dict, optional
+        Shared options (``TrainConfig.to_dict()``), written into
+        ``comparison.json`` and the table header.
 
     Returns
     -------
@@ -344,7 +349,7 @@ def write_report(
             staging / "comparison.json",
             {
                 "seeds": seeds,
-                "config": config.to_dict() if config is not None else None,
+                "config": config,
                 "summary": _summary_json(summary),
                 "runs": [dataclasses.asdict(r) for r in records],
             },
@@ -355,8 +360,8 @@ def write_report(
     return {name: out_dir / name for name in FILES}
 
 
-def load_records(path: str | Path) -> list[RunRecord]:
-    """Read the runs of an earlier ``comparison.json`` (or its folder).
+def load_comparison(path: str | Path) -> tuple[list[RunRecord], dict | None]:
+    """Read the runs and options of an earlier ``comparison.json`` (or its folder).
 
     Raises
     ------
@@ -370,7 +375,8 @@ def load_records(path: str | Path) -> list[RunRecord]:
         raise DataError(f"--from_dir: {path} does not exist; run hrc compare first")
     try:
         payload = json.loads(path.read_text(encoding="utf-8"))
-        return [RunRecord(**run) for run in payload["runs"]]
+        records = [RunRecord(**run) for run in payload["runs"]]
+        return records, payload.get("config")
     except (ValueError, KeyError, TypeError) as error:
         raise DataError(
             f"--from_dir: {path} is not a comparison.json written by hrc compare "
@@ -379,18 +385,20 @@ def load_records(path: str | Path) -> list[RunRecord]:
 
 
 def _markdown_document(
-    summary: pd.DataFrame, seeds: Sequence[int], config: TrainConfig | None
+    summary: pd.DataFrame, seeds: Sequence[int], config: dict[str, Any] | None
 ) -> str:
     """The table with a short header saying what was compared."""
     lines = ["# Pooled vs federated vs local-only", ""]
     if config is not None:
+        split = config["split_type"]
+        if split == "non_iid":
+            split += f" (alpha {config['alpha']})"
         lines.append(
-            f"Label `{config.label}`, split `{config.split_type}`"
-            + (f" (alpha {config.alpha})" if config.split_type == "non_iid" else "")
-            + f", {config.no_of_clients} clients, model `{config.model}`, "
-            f"{config.n_epochs} epochs/rounds x {config.local_epochs} local "
-            f"epoch(s), batch {config.batch_size}, lr {config.lr}, "
-            f"optimizer {config.optimizer}."
+            f"Label `{config['label']}`, split `{split}`, "
+            f"{config['no_of_clients']} clients, model `{config['model']}`, "
+            f"{config['n_epochs']} epochs/rounds x {config['local_epochs']} local "
+            f"epoch(s), batch {config['batch_size']}, lr {config['lr']}, "
+            f"optimizer {config['optimizer']}."
         )
     lines.append(
         f"Mean ± sample sd over {len(seeds)} seed(s) ({', '.join(map(str, seeds))}); "
