@@ -114,7 +114,11 @@ class ProcessGroup:
 
     def kill(self, name: str) -> None:
         """Kill the process group of ``name`` at once (used to simulate a loss)."""
-        _signal_group(self.get(name).pid, signal.SIGKILL)
+        pid = self.get(name).pid
+        family = _descendants(pid)
+        _signal_group(pid, signal.SIGKILL)
+        for child in family:
+            _signal_process(child, signal.SIGKILL)
 
     def stop_all(self, grace: float = _TERM_GRACE_SECONDS) -> None:
         """Stop every started process and all its descendants.

@@ -94,9 +94,19 @@ class HRCController(ModelController):
                 timeout=int(spec["round_timeout"]),
                 wait_time_after_min_received=int(spec["round_timeout"]),
             )
-            answered = {self._sender(reply): reply for reply in replies}
+            failures = [r.meta["error"] for r in replies if r.meta.get("error")]
+            for message in failures:
+                self.error(message)
+            answered = {
+                self._sender(reply): reply
+                for reply in replies
+                if not reply.meta.get("error")
+            }
+            failed = {self._sender(r) for r in replies if r.meta.get("error")}
             for name in targets:
-                if name not in answered:
+                if name in failed:
+                    alive.discard(name)
+                elif name not in answered:
                     alive.discard(name)
                     lost.append({"node": name, "round": server_round})
                     self.warning(f"node {name} lost in round {server_round}")
@@ -105,7 +115,7 @@ class HRCController(ModelController):
                     f"round {server_round}: {len(answered)} node(s) answered, "
                     f"fewer than min_clients={spec['min_clients']}; stopping"
                 )
-                self._finish(out, "stopped", server_round - 1, lost, alive)
+                self._finish(out, "stopped", server_round - 1, lost, alive, failures)
                 return
 
             # Aggregate with the strategy, in federation order.
@@ -139,9 +149,10 @@ class HRCController(ModelController):
                 row = {"round": server_round, "client": name, **metrics}
                 handle.write(json.dumps(row) + "\n")
 
-    def _finish(self, out, status, last_round, lost, alive) -> None:
+    def _finish(self, out, status, last_round, lost, alive, errors=()) -> None:
         record = {
             "status": status,
+            "errors": list(errors),
             "last_round": last_round,
             "lost_nodes": lost,
             "nodes_left": sorted(alive),

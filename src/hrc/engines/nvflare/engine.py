@@ -100,11 +100,15 @@ def run(config: TrainConfig, federation: Federation) -> RunResult:
 
     # Kits for the network and the nodes; each node's shard in its own folder.
     kits = workspace.provision(root, nodes, config.grid_address, config.grid_port)
+    # (config.extra["node_tags"] = {node: tags} lets a node tag its data
+    # differently from the job, as an independent data owner might.)
+    node_tags = config.extra.get("node_tags", {})
     for client in federation.clients:
         home = kits.node_home(client.name)
         shard = write_shard(home / "data" / "shard.npz", client.features, client.labels)
+        own_tags = parse_tags(node_tags.get(client.name, tags))
         registry = DatasetRegistry(home)
-        registry.add(SHARD_DATASET, shard, tags, "training shard", replace=True)
+        registry.add(SHARD_DATASET, shard, own_tags, "training shard", replace=True)
 
     # The job: the strategy on the network, local training on the nodes.
     spec = {
@@ -152,9 +156,16 @@ def run(config: TrainConfig, federation: Federation) -> RunResult:
         t1 = time.perf_counter()
     teardown_seconds = time.perf_counter() - t1
 
+    for item in status.get("lost_nodes", []):
+        logger.warning("node %s was lost in round %s", item["node"], item["round"])
+
     # Stopped early: keep the last global model and say how to continue.
     if status.get("status") != "finished":
         last = status.get("last_round", start_round - 1)
+        if status.get("errors"):
+            raise EngineError(
+                f"run stopped after round {last}: {'; '.join(status['errors'])}"
+            )
         lost = (
             ", ".join(item["node"] for item in status.get("lost_nodes", [])) or "none"
         )
@@ -192,6 +203,7 @@ def _follow(session, job_id, result_dir, root, config, group, names):
             last_time = now
             _keep_for_resume(result_dir, root, row["round"])
             logger.info("round %s/%s done", row["round"], config.n_epochs)
+            _inject_fault(config, group, row["round"])
         if status_path.is_file():
             return json.loads(status_path.read_text()), round_seconds
 
@@ -207,6 +219,18 @@ def _follow(session, job_id, result_dir, root, config, group, names):
         if not group.get("network").alive():
             raise EngineError(f"the network process exited; see {root / 'kits'}")
         time.sleep(0.05)
+
+
+def _inject_fault(config: TrainConfig, group: ProcessGroup, server_round: int) -> None:
+    """Kill a node after a round when ``config.extra["kill_node"]`` asks for it.
+
+    ``{"node": "h2", "after_round": 1}`` simulates a hospital going offline;
+    the failure tests use it.
+    """
+    fault = config.extra.get("kill_node")
+    if fault and int(fault["after_round"]) == server_round:
+        logger.warning("killing node %s after round %s", fault["node"], server_round)
+        group.kill(fault["node"])
 
 
 def _read_progress(result_dir: Path) -> list[dict]:

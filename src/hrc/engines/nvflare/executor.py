@@ -63,8 +63,10 @@ class HRCExecutor(Executor):
         try:
             data = self._load(node)
         except HRCError as error:
+            # Tell the network why, in one line; no data goes with it.
             self.log_error(fl_ctx, f"node {node}: {error}")
-            return make_reply(ReturnCode.EXECUTION_EXCEPTION)
+            failure = FLModel(params={}, meta={"error": f"node {node}: {error}"})
+            return FLModelUtils.to_shareable(failure)
         incoming = FLModelUtils.from_shareable(shareable)
         reply = train_round(incoming, data, node, self.local_options, self.param_names)
         return FLModelUtils.to_shareable(reply)

@@ -64,6 +64,14 @@ def write_train_job(
             }
         ],
         "components": [],
+        "task_result_filters": [
+            {
+                "tasks": [protocol.TRAIN_TASK],
+                "filters": [
+                    {"path": "hrc.engines.nvflare.audit.ReceivedAudit", "args": {}}
+                ],
+            }
+        ],
     }
     executor = {
         "path": "hrc.engines.nvflare.executor.HRCExecutor",

@@ -40,6 +40,7 @@ HRC_CLASSES = (
     "hrc.engines.nvflare.executor.HRCExecutor",
     "hrc.engines.nvflare.executor.CatalogExecutor",
     "hrc.engines.nvflare.controller.CatalogController",
+    "hrc.engines.nvflare.audit.ReceivedAudit",
 )
 
 # Server-side liveness: a node silent this long is treated as lost.
