@@ -195,7 +195,9 @@ def stacked_forward(
         if dropout > 0:
             if mask_keys is None:
                 raise ValueError("stacked_forward: dropout > 0 needs mask_keys")
-            positions = torch.arange(hidden.shape[1] * hidden.shape[2])
+            positions = torch.arange(
+                hidden.shape[1] * hidden.shape[2], device=hidden.device
+            )
             keys = mix_keys(mask_keys, layer + 1).view(-1, 1, 1)
             keys = keys + positions.view(1, hidden.shape[1], hidden.shape[2])
             keep = hash_uniform(keys) >= dropout

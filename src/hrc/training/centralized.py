@@ -18,7 +18,13 @@ import torch.nn.functional as F
 
 from hrc.config import TrainConfig
 from hrc.models import build_model
-from hrc.training.local import ADAM_BETAS, ADAM_EPS, LocalSettings, batch_order
+from hrc.training.local import (
+    ADAM_BETAS,
+    ADAM_EPS,
+    LocalSettings,
+    batch_order,
+    resolve_device,
+)
 from hrc.training.metrics import evaluate_logits, majority_baseline
 from hrc.training.types import Federation, RunResult
 
@@ -69,7 +75,11 @@ def train_centralized(
         Final held-out metrics, the per-epoch history and the weights.
     """
     settings = LocalSettings.from_config(config)
+    device = resolve_device(config)
     features, labels = pooled_training_data(federation)
+    features, labels = features.to(device), labels.to(device)
+    test_features = federation.test_features.to(device)
+    test_labels = federation.test_labels.to(device)
     started = time.perf_counter()
 
     # Model and optimizer from the run seed.
@@ -80,20 +90,23 @@ def train_centralized(
         federation.n_classes,
         config.hidden,
         settings.dropout,
-    )
+    ).to(device)
     if settings.optimizer == "adam":
         optimizer = torch.optim.Adam(
             model.parameters(), lr=settings.lr, betas=ADAM_BETAS, eps=ADAM_EPS
         )
     else:
         optimizer = torch.optim.SGD(model.parameters(), lr=settings.lr)
-    baseline = majority_baseline(labels, federation.test_labels, federation.n_classes)
+    baseline = majority_baseline(
+        labels.cpu(), federation.test_labels, federation.n_classes
+    )
 
     history = []
     for epoch in range(1, config.n_epochs + 1):
         # One pass over the shuffled pooled data.
         model.train()
         order = torch.from_numpy(batch_order(len(labels), config.seed, epoch, 0, 0))
+        order = order.to(device)
         loss_sum, n_seen = 0.0, 0
         for start in range(0, len(order), settings.batch_size):
             rows = order[start : start + settings.batch_size]
@@ -107,12 +120,7 @@ def train_centralized(
         # Held-out figures after the epoch.
         row = {
             "round": epoch,
-            **evaluate_model(
-                model,
-                federation.test_features,
-                federation.test_labels,
-                federation.n_classes,
-            ),
+            **evaluate_model(model, test_features, test_labels, federation.n_classes),
         }
         row["train_loss"] = loss_sum / max(n_seen, 1)
         history.append(row)
@@ -124,12 +132,7 @@ def train_centralized(
     final = (
         dict(history[-1])
         if history
-        else evaluate_model(
-            model,
-            federation.test_features,
-            federation.test_labels,
-            federation.n_classes,
-        )
+        else evaluate_model(model, test_features, test_labels, federation.n_classes)
     )
     final.pop("round", None)
     metrics = {
@@ -145,7 +148,7 @@ def train_centralized(
         metrics=metrics,
         history=pd.DataFrame(history, columns=HISTORY_COLUMNS),
         client_metrics=pd.DataFrame(columns=CLIENT_COLUMNS),
-        state_dict={k: v.detach().clone() for k, v in model.state_dict().items()},
+        state_dict={k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
         info={
             "engine": "inprocess",
             "train_type": "centralized",

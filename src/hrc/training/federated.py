@@ -30,7 +30,7 @@ from hrc.training.centralized import (
     evaluate_model,
     pooled_training_data,
 )
-from hrc.training.local import LocalSettings, train_clients
+from hrc.training.local import LocalSettings, resolve_device, train_clients
 from hrc.training.metrics import majority_baseline
 from hrc.training.types import Federation, RunResult
 
@@ -98,12 +98,17 @@ def train_federated(
     n_clients = len(federation.clients)
     started = time.perf_counter()
 
-    # One pooled tensor; each client is a range of its rows.
+    # One pooled tensor on the device; each client is a range of its rows.
+    device = resolve_device(config)
     pool_features, pool_labels = pooled_training_data(federation)
+    pool_features, pool_labels = pool_features.to(device), pool_labels.to(device)
+    test_features = federation.test_features.to(device)
+    test_labels = federation.test_labels.to(device)
     sizes = [client.n_samples for client in federation.clients]
     offsets = np.concatenate([[0], np.cumsum(sizes)])
     client_rows = [torch.arange(offsets[i], offsets[i + 1]) for i in range(n_clients)]
     owner = torch.repeat_interleave(torch.arange(n_clients), torch.tensor(sizes))
+    owner = owner.to(device)
 
     # Global model and strategy state before round 1.
     model = build_model(
@@ -112,13 +117,13 @@ def train_federated(
         federation.n_classes,
         config.hidden,
         settings.dropout,
-    )
-    global_params = initial_params(federation, config)
+    ).to(device)
+    global_params = [p.to(device) for p in initial_params(federation, config)]
     set_params(model, global_params)
     strategy.initialize(global_params, n_clients)
     rng = np.random.default_rng(config.seed)
     baseline = majority_baseline(
-        pool_labels, federation.test_labels, federation.n_classes
+        pool_labels.cpu(), federation.test_labels, federation.n_classes
     )
 
     history, client_frames = [], []
@@ -144,12 +149,7 @@ def train_federated(
         # Held-out figures and per-client figures of the new global model.
         row = {
             "round": server_round,
-            **evaluate_model(
-                model,
-                federation.test_features,
-                federation.test_labels,
-                federation.n_classes,
-            ),
+            **evaluate_model(model, test_features, test_labels, federation.n_classes),
         }
         row["train_loss"] = float(
             (update.train_loss * update.n_samples).sum() / update.n_samples.sum()
@@ -188,7 +188,7 @@ def train_federated(
         client_metrics=clients
         if clients is not None
         else pd.DataFrame(columns=CLIENT_COLUMNS),
-        state_dict={k: v.detach().clone() for k, v in model.state_dict().items()},
+        state_dict={k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
         info={
             "engine": "inprocess",
             "train_type": "decentralized",
@@ -262,19 +262,16 @@ def _client_rows(
         losses = F.cross_entropy(logits, pool_labels, reduction="none")
         hits = (logits.argmax(dim=1) == pool_labels).double()
     counts = torch.bincount(owner, minlength=n_clients).double().clamp(min=1)
-    global_loss = torch.zeros(n_clients, dtype=torch.float64).index_add_(
-        0, owner, losses.double()
-    )
-    global_accuracy = torch.zeros(n_clients, dtype=torch.float64).index_add_(
-        0, owner, hits
-    )
+    zeros = torch.zeros(n_clients, dtype=torch.float64, device=owner.device)
+    global_loss = (zeros.index_add(0, owner, losses.double()) / counts).cpu()
+    global_accuracy = (zeros.index_add(0, owner, hits) / counts).cpu()
 
     # Local figures exist only for the clients selected this round.
     train_loss = np.full(n_clients, np.nan)
     train_accuracy = np.full(n_clients, np.nan)
     selected = np.asarray(update.client_ids, dtype=np.int64)
-    train_loss[selected] = update.train_loss.numpy()
-    train_accuracy[selected] = update.train_accuracy.numpy()
+    train_loss[selected] = update.train_loss.cpu().numpy()
+    train_accuracy[selected] = update.train_accuracy.cpu().numpy()
     return pd.DataFrame(
         {
             "round": server_round,
@@ -282,8 +279,8 @@ def _client_rows(
             "n_samples": [client.n_samples for client in federation.clients],
             "train_loss": train_loss,
             "train_accuracy": train_accuracy,
-            "global_loss": (global_loss / counts).numpy(),
-            "global_accuracy": (global_accuracy / counts).numpy(),
+            "global_loss": global_loss.numpy(),
+            "global_accuracy": global_accuracy.numpy(),
         },
         columns=CLIENT_COLUMNS,
     )

@@ -82,6 +82,15 @@ class LocalSettings:
         )
 
 
+def resolve_device(config: TrainConfig) -> torch.device:
+    """Return CUDA when ``--no_cuda false`` and a GPU is present, else the CPU."""
+    if not config.no_cuda:
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        logger.info("--no_cuda false: no CUDA device found, training on the CPU")
+    return torch.device("cpu")
+
+
 def client_key(seed: int, server_round: int, client_id: int) -> int:
     """Return the 32-bit random key of one client in one round."""
     state = np.random.SeedSequence([seed, server_round, client_id]).generate_state(1)
@@ -193,13 +202,17 @@ def train_clients(
     params = [
         torch.stack([item[0][j] for item in ordered]) for j in range(len(ordered[0][0]))
     ]
+
+    def column(values: list) -> torch.Tensor:
+        return torch.tensor(values, dtype=torch.float32, device=pool_features.device)
+
     return ClientUpdate(
         client_ids=np.asarray(client_ids),
         params=params,
-        n_samples=torch.tensor(sizes, dtype=torch.float32),
-        n_steps=torch.tensor([item[1] for item in ordered], dtype=torch.float32),
-        train_loss=torch.tensor([item[2] for item in ordered], dtype=torch.float32),
-        train_accuracy=torch.tensor([item[3] for item in ordered], dtype=torch.float32),
+        n_samples=column(sizes.tolist()),
+        n_steps=column([item[1] for item in ordered]),
+        train_loss=column([item[2] for item in ordered]),
+        train_accuracy=column([item[3] for item in ordered]),
     )
 
 
@@ -222,7 +235,8 @@ def _train_chunk(
     batch = settings.batch_size
     n_batches = int(math.ceil(sizes.max() / batch))
     width = int(min(batch, sizes.max()))
-    index_positions = torch.as_tensor(positions, dtype=torch.long)
+    device = pool_features.device
+    index_positions = torch.as_tensor(positions, dtype=torch.long, device=device)
 
     # Stacked starting weights, FedProx centre and SCAFFOLD correction.
     if stacked_start:
@@ -241,17 +255,20 @@ def _train_chunk(
     # Fresh optimizer state for every client, every round.
     first = [torch.zeros_like(p) for p in params]
     second = [torch.zeros_like(p) for p in params]
-    step_count = torch.zeros(n_clients, dtype=torch.float64)
+    step_count = torch.zeros(n_clients, dtype=torch.float64, device=device)
     keys = torch.tensor(
-        [client_key(seed, server_round, int(c)) for c in client_ids], dtype=torch.int64
+        [client_key(seed, server_round, int(c)) for c in client_ids],
+        dtype=torch.int64,
+        device=device,
     )
-    loss_sum = torch.zeros(n_clients, dtype=torch.float64)
-    correct = torch.zeros(n_clients, dtype=torch.float64)
+    loss_sum = torch.zeros(n_clients, dtype=torch.float64, device=device)
+    correct = torch.zeros(n_clients, dtype=torch.float64, device=device)
 
     for local_epoch in range(settings.local_epochs):
         rows, valid = _epoch_rows(
             client_rows, client_ids, seed, server_round, local_epoch, n_batches * batch
         )
+        rows, valid = rows.to(device), valid.to(device)
         last_epoch = local_epoch == settings.local_epochs - 1
         for step in range(n_batches):
             # This step's batch of every client, gathered from the pool by index.
@@ -325,7 +342,7 @@ def _epoch_rows(
     for i, (held, client) in enumerate(zip(client_rows, client_ids, strict=True)):
         n = len(held)
         permutation = batch_order(n, seed, server_round, int(client), local_epoch)
-        rows[i, :n] = held.numpy()[permutation]
+        rows[i, :n] = held.cpu().numpy()[permutation]
         valid[i, :n] = True
     return torch.from_numpy(rows), torch.from_numpy(valid)
 

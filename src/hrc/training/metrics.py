@@ -64,10 +64,10 @@ def evaluate_logits(
             "macro_f1": 0.0,
         }
     loss = float(F.cross_entropy(logits, labels).item())
-    predictions = logits.argmax(dim=1).numpy()
+    predictions = logits.argmax(dim=1).cpu().numpy()
     return {
         "loss": loss,
-        **classification_scores(labels.numpy(), predictions, n_classes),
+        **classification_scores(labels.cpu().numpy(), predictions, n_classes),
     }
 
 
