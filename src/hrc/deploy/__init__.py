@@ -1,0 +1,1 @@
+"""Deployment: provisioning of startup kits and running a site from its kit."""
