@@ -410,6 +410,11 @@ def _make_samples(
     ones, on distinct donors drawn with weights equal to their unused sample
     budget (Efraimidis and Spirakis weighted sampling without replacement), so
     no donor gets a detailed tissue twice and budgets are followed closely.
+
+    References
+    ----------
+    P. S. Efraimidis and P. G. Spirakis, "Weighted random sampling with a
+    reservoir", Information Processing Letters 97(5), 181-185, 2006.
     """
     counts = _tissue_counts(n_samples, donors)
     n_donors, n_tissues = len(donors), len(TISSUES)
