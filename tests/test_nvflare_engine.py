@@ -145,42 +145,33 @@ def test_fedprox_equals_inprocess(tmp_path):
     assert _our_flare_processes() == []
 
 
-def test_lost_node_then_resume(tmp_path, caplog):
-    # Three nodes, h3 killed after round 1; min_clients 2 are left.
+def test_lost_node_stop_then_resume(tmp_path, caplog):
     federation = _federation(3)
-    config = _config(
-        tmp_path,
-        n_epochs=2,
-        min_clients=2,
-        extra={"kill_node": {"node": "h3", "after_round": 1}},
-    )
-    with caplog.at_level(logging.WARNING, logger="hrc"):
-        result = engine.run(config, federation)
-    assert result.info["lost_nodes"] == [{"node": "h3", "round": 2}]
-    assert "node h3 was lost in round 2" in caplog.text
-    assert list(result.history["round"]) == [1, 2]
 
-    # With min_clients 3 the run stops after round 1 and keeps its model.
-    config = _config(
-        tmp_path,
-        n_epochs=3,
-        min_clients=3,
-        extra={"kill_node": {"node": "h3", "after_round": 1}},
-    )
+    # min_clients 3: h3 killed after round 1 stops the run, the model is kept.
+    kill = {"kill_node": {"node": "h3", "after_round": 1}}
+    config = _config(tmp_path, n_epochs=3, min_clients=3, extra=kill)
     with pytest.raises(EngineError) as stopped:
         engine.run(config, federation)
-    kept = Path(config.workspace) / "last_global.npz"
+    kept = (Path(config.workspace) / "last_global.npz").resolve()
     assert str(stopped.value) == (
         "run stopped after round 1: fewer than --min_clients 3 nodes left "
-        f"(lost: h3); the last global model is kept in {kept.resolve()}; "
+        f"(lost: h3); the last global model is kept in {kept}; "
         "run again with --resume to continue"
     )
     assert kept.is_file()
 
-    # --resume continues from round 2 with every node back.
-    config = _config(tmp_path, n_epochs=3, min_clients=3, resume=True)
-    resumed = engine.run(config, federation)
+    # --resume with min_clients 2: h3 lost again after round 2, the run ends.
+    kill = {"kill_node": {"node": "h3", "after_round": 2}}
+    config = _config(tmp_path, n_epochs=3, min_clients=2, resume=True, extra=kill)
+    with caplog.at_level(logging.WARNING, logger="hrc"):
+        resumed = engine.run(config, federation)
     assert list(resumed.history["round"]) == [2, 3]
+    assert resumed.info["lost_nodes"] == [{"node": "h3", "round": 3}]
+    assert "node h3 was lost in round 3" in caplog.text
+    assert resumed.client_metrics.query("round == 3")["train_loss"].isna().tolist() == [
+        False, False, True,
+    ]  # fmt: skip
     assert _our_flare_processes() == []
 
 
