@@ -18,11 +18,11 @@ ENV VIRTUAL_ENV=/opt/hrc \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_NO_CACHE_DIR=1
 
-# Dependencies first (torch, then HRC's runtime and node dependencies), read
-# from pyproject.toml, so that code changes do not reinstall them.
+# Dependencies first (torch, then HRC's runtime and node dependencies, read
+# from pyproject.toml), the user and the entry point, in one layer, so that code
+# changes do not reinstall them.
+COPY pyproject.toml README.md docker/requirements.py docker/entrypoint.sh /tmp/hrc/
 COPY ${WHEELHOUSE} /tmp/wheelhouse/
-COPY pyproject.toml /tmp/hrc/pyproject.toml
-COPY docker/requirements.py /tmp/hrc/requirements.py
 RUN set -eu; \
     python3 -m venv "$VIRTUAL_ENV"; \
     python3 /tmp/hrc/requirements.py /tmp/hrc/pyproject.toml nodes docker \
@@ -34,18 +34,16 @@ RUN set -eu; \
         pip install --index-url "$TORCH_INDEX" torch==2.13.0; \
         pip install "setuptools>=68" -r /tmp/hrc/requirements.txt; \
     fi; \
+    install -m 755 /tmp/hrc/entrypoint.sh /usr/local/bin/hrc-entrypoint; \
+    useradd --create-home --uid 1000 hrc; \
+    mkdir -p /hrc/kit /hrc/data /hrc/workspace; \
+    chown -R hrc:hrc /hrc; \
     rm -rf /tmp/wheelhouse
 
 # HRC itself, without dependencies (all present).
-COPY README.md /tmp/hrc/README.md
 COPY src /tmp/hrc/src
-RUN pip install --no-deps --no-build-isolation /tmp/hrc \
-    && rm -rf /tmp/hrc
+RUN pip install --no-deps --no-build-isolation /tmp/hrc && rm -rf /tmp/hrc
 
-COPY docker/entrypoint.sh /usr/local/bin/hrc-entrypoint
-RUN useradd --create-home --uid 1000 hrc \
-    && mkdir -p /hrc/kit /hrc/data /hrc/workspace \
-    && chown -R hrc:hrc /hrc
 USER hrc
 WORKDIR /hrc/workspace
 ENTRYPOINT ["hrc-entrypoint"]

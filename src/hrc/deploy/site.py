@@ -109,7 +109,10 @@ def parse_network(address: str, default_port: int) -> tuple[str, int]:
 
 
 def prepare_kit(
-    kit: str | Path, workspace: str | Path, network: str | None = None
+    kit: str | Path,
+    workspace: str | Path,
+    network: str | None = None,
+    in_place: bool = False,
 ) -> SiteKit:
     """Copy ``kit`` into ``workspace`` and set the site's local settings.
 
@@ -122,6 +125,9 @@ def prepare_kit(
     network : str, optional
         ``HOST[:PORT]`` of the network, for a node or admin kit; the kit's own
         address when omitted.
+    in_place : bool
+        Use ``kit`` itself, already set up (writable, as the local engines
+        provision it), instead of a configured copy.
 
     Returns
     -------
@@ -132,6 +138,8 @@ def prepare_kit(
 
     # Copy: the kit itself may be mounted read-only.
     role = kit_role(kit)
+    if in_place:
+        return _describe(role, Path(kit).resolve())
     workspace = Path(workspace).resolve()
     copy = workspace / "kit"
     shutil.rmtree(copy, ignore_errors=True)
@@ -172,6 +180,7 @@ def run_site(
     workspace: str | Path,
     data: str | Path | None = None,
     network: str | None = None,
+    in_place: bool = False,
 ) -> int:
     """Start the site of ``kit`` and stream its log until it exits.
 
@@ -179,7 +188,7 @@ def run_site(
     ----------
     role : {"network", "node"}
         Role expected of the kit; a mismatch is an error.
-    kit, workspace, network
+    kit, workspace, network, in_place
         See :func:`prepare_kit`.
     data : path-like, optional
         A node's private folder (its dataset registry and data).
@@ -198,7 +207,7 @@ def run_site(
     found = kit_role(kit)
     if found != role:
         raise UsageError(f"--kit: {kit} is a {found} kit, not a {role} kit")
-    site = prepare_kit(kit, workspace, network)
+    site = prepare_kit(kit, workspace, network, in_place)
 
     # Start the site's process, then follow its log until it ends.
     with ProcessGroup(f"{role} {site.name}") as group:
@@ -212,6 +221,20 @@ def run_site(
             )
             process = services.start_node(group, site.path, site.name, home)
         return _follow(process)
+
+
+def _describe(role: str, kit: Path) -> SiteKit:
+    """Describe a kit that is used as it is."""
+    if role == "network":
+        settings = _read_json(kit / "startup" / "fed_server.json")
+        _, port = parse_network(settings["servers"][0]["service"]["target"], 0)
+        return SiteKit(role, "server", kit, "127.0.0.1", port)
+    if role == "admin":
+        admin = _read_json(kit / "startup" / "fed_admin.json")["admin"]
+        return SiteKit(role, "admin", kit, admin["host"], int(admin["port"]))
+    settings = _read_json(kit / "startup" / "fed_client.json")
+    host, port = parse_network(settings["servers"][0]["service"]["target"], 0)
+    return SiteKit(role, settings["client"]["fqsn"], kit, host, port)
 
 
 def _follow(process) -> int:
@@ -262,13 +285,24 @@ def _read_json(path: Path) -> dict:
     help="Node only: HOST[:PORT] of the network (env NETWORK). "
     "Default: the address in the kit.",
 )
+@click.option(
+    "--in-place",
+    is_flag=True,
+    help="Use the kit folder as it is (writable, already set up) instead of a "
+    "copy; the local docker engine runs sites so.",
+)
 @verbosity_option
 @handle_errors
 def main(
-    role: str, kit: Path, workspace: Path, data: Path | None, network: str | None
+    role: str,
+    kit: Path,
+    workspace: Path,
+    data: Path | None,
+    network: str | None,
+    in_place: bool,
 ) -> None:
     """Run the network or a hospital node from its startup kit."""
-    sys.exit(run_site(role, kit, workspace, data, network))
+    sys.exit(run_site(role, kit, workspace, data, network, in_place))
 
 
 if __name__ == "__main__":
