@@ -251,6 +251,8 @@ def run(
     result.info = {**info, **result.info}
 
     stage("Saving metrics...")
+    result.metrics["train_seconds"] = result.metrics.get("runtime_seconds")
+    result.metrics["preprocess_seconds"] = info["preprocess_seconds"]
     result.metrics["runtime_seconds"] = time.perf_counter() - started
     result.info["outputs"] = [str(p) for p in write_outputs(config, result)]
     return result
