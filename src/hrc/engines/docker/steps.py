@@ -44,7 +44,7 @@ def prepare_run(config: TrainConfig, federation: Federation) -> PreparedRun:
         network port in use.
     """
     from hrc.engines.nvflare import engine as flare
-    from hrc.engines.nvflare import job, protocol, workspace
+    from hrc.engines.nvflare import workspace
     from hrc.nodes.processes import check_port_free
     from hrc.nodes.registry import DatasetRegistry, write_shard
     from hrc.nodes.tags import parse_tags
@@ -62,13 +62,6 @@ def prepare_run(config: TrainConfig, federation: Federation) -> PreparedRun:
     root = flare.default_workspace(config).resolve()
     nodes = [client.name for client in federation.clients]
 
-    # The model's start: fresh, or the last kept global model.
-    model = flare._build_model(config, federation)
-    names = [name for name, _ in model.named_parameters()]
-    start_round, params = 1, federated.initial_params(federation, config)
-    if config.resume:
-        start_round, params = flare._load_resume(root, names)
-
     # Kits; each node's shard and registry in its own folder (data owner step).
     kits = workspace.provision(root, nodes, config.grid_address, config.grid_port)
     for client in federation.clients:
@@ -77,11 +70,37 @@ def prepare_run(config: TrainConfig, federation: Federation) -> PreparedRun:
         registry = DatasetRegistry(home)
         registry.add(flare.SHARD_DATASET, shard, tags, "training shard", replace=True)
 
+    job_dir, model, names, start_round = write_job(config, federation, root, tags)
+    return PreparedRun(kits, job_dir, model, names, start_round, root)
+
+
+def write_job(
+    config: TrainConfig, federation: Federation, root: Path, tags: tuple[str, ...]
+) -> tuple[Path, object, list[str], int]:
+    """Write the HRC job (strategy, rounds, start model) under ``root/jobs``.
+
+    Returns
+    -------
+    tuple
+        The job folder, the model, its parameter names and the first round
+        (after the kept global model with ``config.resume``).
+    """
+    from hrc.engines.nvflare import engine as flare
+    from hrc.engines.nvflare import job, protocol
+    from hrc.training import federated
+
+    # The model's start: fresh, or the last kept global model.
+    model = flare._build_model(config, federation)
+    names = [name for name, _ in model.named_parameters()]
+    start_round, params = 1, federated.initial_params(federation, config)
+    if config.resume:
+        start_round, params = flare._load_resume(root, names)
+
     # The job: the strategy on the network, local training on the nodes.
     spec = {
         "strategy": config.strategy,
         "strategy_options": flare._strategy_options(config),
-        "nodes": nodes,
+        "nodes": [client.name for client in federation.clients],
         "n_rounds": config.n_epochs,
         "start_round": start_round,
         "min_clients": config.min_clients,
@@ -98,7 +117,7 @@ def prepare_run(config: TrainConfig, federation: Federation) -> PreparedRun:
         root / "jobs", spec, protocol.params_to_arrays(names, params), list(tags),
         local_options,
     )  # fmt: skip
-    return PreparedRun(kits, job_dir, model, names, start_round, root)
+    return job_dir, model, names, start_round
 
 
 def train_on_network(

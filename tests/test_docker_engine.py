@@ -1,0 +1,160 @@
+"""``--engine docker`` on a real Docker engine: a network and two node containers.
+
+Needs a running Docker engine and the HRC image, built offline by
+``docker/build-image.sh`` (a few minutes the first time on a fresh machine,
+then kept). ``.ci/docker-setup.sh`` installs and starts what is needed; the
+tests are skipped, saying so, when no engine answers.
+"""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+from pathlib import Path
+
+import pytest
+import torch
+
+from hrc.config import TrainConfig
+from hrc.errors import EngineError
+from hrc.training.federated import train_federated
+from hrc.training.types import ClientData, Federation
+
+docker = pytest.importorskip("docker")
+pytest.importorskip("nvflare")
+
+from hrc.engines import docker as engine  # noqa: E402
+from hrc.engines.docker import compose  # noqa: E402
+
+pytestmark = pytest.mark.docker
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _client():
+    try:
+        client = docker.from_env(timeout=30)
+        client.ping()
+    except Exception:
+        pytest.skip("no Docker engine answers; .ci/docker-setup.sh starts one")
+    return client
+
+
+@pytest.fixture(scope="module")
+def image() -> str:
+    """The offline HRC image (built once, then found by its content hash)."""
+    _client()
+    built = subprocess.run(
+        [str(REPO / "docker" / "build-image.sh")], capture_output=True, text=True
+    )
+    assert built.returncode == 0, built.stderr[-2000:]
+    return built.stdout.strip().splitlines()[-1]
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _federation() -> Federation:
+    """Three classes from the signs of two features; 60 and 45 samples."""
+    generator = torch.Generator().manual_seed(0)
+
+    def draw(n: int) -> tuple[torch.Tensor, torch.Tensor]:
+        x = torch.randn(n, 12, generator=generator)
+        return x, (x[:, 0] > 0).long() + (x[:, 1] > 0).long()
+
+    clients = [ClientData(f"h{i + 1}", *draw(60 - 15 * i)) for i in range(2)]
+    test_x, test_y = draw(30)
+    return Federation(clients, test_x, test_y, ["low", "mid", "high"])
+
+
+def _config(tmp_path: Path, image: str, **options) -> TrainConfig:
+    return TrainConfig(
+        train_type="decentralized",
+        engine="docker",
+        n_epochs=2,
+        hidden=(8,),
+        batch_size=16,
+        dropout=0.0,
+        grid_port=_free_port(),
+        workspace=tmp_path / "nodes_workspace",
+        model_save_path=tmp_path / "models",
+        extra={"docker_image": image, **options.pop("extra", {})},
+        **options,
+    )
+
+
+def _labelled(client) -> list:
+    """Containers and volumes of any HRC run (label key hrc.run)."""
+    label = {"label": compose.RUN_LABEL}
+    return client.containers.list(all=True, filters=label) + client.volumes.list(
+        filters=label
+    )
+
+
+@pytest.fixture(scope="module")
+def docker_run(image, tmp_path_factory):
+    """One two-round FedAvg run with two node containers."""
+    tmp_path = tmp_path_factory.mktemp("docker_run")
+    federation = _federation()
+    config = _config(tmp_path, image, strategy="fedavg")
+    return config, federation, engine.run(config, federation)
+
+
+def test_run_collects_every_round_and_client(docker_run):
+    _, _, result = docker_run
+    assert list(result.history["round"]) == [1, 2]
+    assert sorted(set(result.client_metrics["client"])) == ["h1", "h2"]
+    assert len(result.client_metrics) == 4
+    assert result.metrics["n_train"] == 105
+    assert result.info["engine"] == "docker"
+
+
+def test_run_equals_the_in_process_engine(docker_run):
+    config, federation, result = docker_run
+    config = TrainConfig(**{**vars(config), "engine": "inprocess"})
+    expected = train_federated(federation, config).state_dict
+    for name, tensor in expected.items():
+        torch.testing.assert_close(result.state_dict[name], tensor, atol=1e-5, rtol=0)
+
+
+def test_run_leaves_nothing_running(docker_run):
+    _, _, result = docker_run
+    client = _client()
+    label = {"label": f"{compose.RUN_LABEL}={result.info['run_id']}"}
+    assert client.containers.list(all=True, filters=label) == []
+    assert client.volumes.list(filters=label) == []
+
+
+def test_cleanup_removes_by_label_never_by_image(image):
+    client = _client()
+    ours = client.containers.create(
+        image, ["sleep", "600"], entrypoint=[], labels={compose.RUN_LABEL: "t-ours"}
+    )
+    other = client.containers.create(
+        image, ["sleep", "600"], entrypoint=[], labels={"purpose": "not-hrc"}
+    )
+    try:
+        ours.start()
+        other.start()
+        assert engine.cleanup(client, "t-ours") == 1
+        remaining = {c.id for c in client.containers.list(all=True)}
+        assert ours.id not in remaining
+        assert other.id in remaining
+    finally:
+        other.remove(force=True)
+
+
+def test_failed_run_still_brings_everything_down(image, tmp_path):
+    client = _client()
+    config = _config(
+        tmp_path,
+        image,
+        min_clients=2,
+        n_epochs=3,
+        extra={"kill_node": {"node": "h2", "after_round": 1}, "round_timeout": 30},
+    )
+    with pytest.raises(EngineError, match="run stopped after round 1"):
+        engine.run(config, _federation())
+    assert _labelled(client) == []
