@@ -52,6 +52,8 @@ SCORE_TITLES = {
     "majority_baseline": "majority baseline",
 }
 FILES = ("comparison.md", "comparison.json", "rounds.png", "clients.png")
+LINESTYLES = ("-", "--", "-.", ":")
+MARKERS = ("o", "s", "^", "v", "D", "x")
 
 Prepare = Callable[[TrainConfig], Federation]
 
@@ -429,15 +431,22 @@ def plot_rounds(records: Sequence[RunRecord], path: str | Path) -> Path:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     figure, axes = plt.subplots(figsize=(7, 4.5))
     methods = list(dict.fromkeys(r.method for r in records if r.history))
-    for method in methods:
+    for index, method in enumerate(methods):
         # Seeds by round: mean line, ± sd band
         frames = [pd.DataFrame(r.history) for r in records if r.method == method]
         table = pd.concat(frames).groupby("round")["accuracy"]
         mean, sd = table.mean(), table.std(ddof=1).fillna(0.0)
-        line = axes.plot(mean.index, mean.values, label=method, marker=".")[0]
+        line = axes.plot(
+            mean.index,
+            mean.values,
+            label=method,
+            marker=MARKERS[index % len(MARKERS)],
+            linestyle=LINESTYLES[index % len(LINESTYLES)],
+        )[0]
         axes.fill_between(
             mean.index, mean - sd, mean + sd, color=line.get_color(), alpha=0.2
         )
@@ -451,6 +460,7 @@ def plot_rounds(records: Sequence[RunRecord], path: str | Path) -> Path:
     n_seeds = len({r.seed for r in records})
     axes.set_title(f"Held-out accuracy per round (mean ± sd over {n_seeds} seeds)")
     axes.set_xlabel("round (epoch for pooled)")
+    axes.xaxis.set_major_locator(MaxNLocator(integer=True))
     axes.set_ylabel("held-out accuracy")
     axes.legend()
     axes.grid(alpha=0.3)
@@ -498,13 +508,14 @@ def plot_clients(records: Sequence[RunRecord], path: str | Path) -> Path:
         axes.axhline(
             float(value),
             color=colors[index % len(colors)],
-            linestyle="-" if method == POOLED else "--",
-            label=f"{method} (one shared model)",
+            linestyle=LINESTYLES[index % len(LINESTYLES)],
+            linewidth=2,
+            label=f"{method}: {value:.3f} (one shared model)",
         )
     axes.set_title("Held-out accuracy: each hospital alone vs shared models")
     axes.set_xlabel("hospital (client)")
     axes.set_ylabel("accuracy on the same held-out donors")
-    axes.set_ylim(0, 1)
+    axes.set_ylim(0, 1.02)
     axes.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0))
     figure.tight_layout()
     with atomic_path(path) as tmp:
