@@ -149,7 +149,7 @@ def test_chunked_batches_equal_one_chunk(monkeypatch):
     features, labels, rows = _pool(federation)
     settings = LocalSettings.from_config(config)
     whole = train_clients(start, features, labels, rows, np.arange(3), settings, 3, 1)
-    monkeypatch.setattr(local_module, "MAX_BATCH_ELEMENTS", 1)
+    monkeypatch.setattr(local_module, "MAX_CHUNK_ELEMENTS", 1)
     chunked = train_clients(start, features, labels, rows, np.arange(3), settings, 3, 1)
     for a, b in zip(whole.params, chunked.params, strict=True):
         torch.testing.assert_close(a, b, rtol=0, atol=1e-5)

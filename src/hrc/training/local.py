@@ -41,9 +41,9 @@ OPTIMIZERS = ("adam", "sgd")
 ADAM_BETAS = (0.9, 0.999)
 ADAM_EPS = 1e-8
 
-# Upper bound on the elements of one step's gathered batch (clients x rows x
-# features); clients beyond it are trained in successive chunks.
-MAX_BATCH_ELEMENTS = 1 << 25
+# Upper bound on the float elements a chunk of clients trained together may
+# hold (gathered batch and stacked weights); more clients train in turn.
+MAX_CHUNK_ELEMENTS = 1 << 26
 
 
 @dataclass
@@ -170,18 +170,28 @@ def train_clients(
         empty = int(client_ids[int(np.argmax(sizes == 0))])
         raise UsageError(f"client h{empty + 1} holds no training sample")
 
-    # Train in chunks of similar size so padding and memory stay small.
+    # Output tensors, filled chunk by chunk in the callers' client order.
+    device = pool_features.device
+    shapes = [
+        tuple(p.shape[1:]) if stacked_start else tuple(p.shape) for p in start_params
+    ]
+    params = [torch.empty((n_clients, *shape), device=device) for shape in shapes]
+    stats = torch.zeros((3, n_clients), dtype=torch.float64)
+
+    # Train in chunks of similar size so padding and memory stay bounded: a
+    # client costs its gathered batch plus about ten copies of its weights
+    # (weights, gradient, Adam moments, temporaries).
     order = np.argsort(sizes, kind="stable")
-    n_features = pool_features.shape[1]
-    results: dict[int, tuple] = {}
+    n_weights = sum(int(np.prod(shape)) for shape in shapes)
     start = 0
     while start < n_clients:
-        width = int(min(settings.batch_size, sizes[order[start]]))
-        per_client = max(width, settings.batch_size) * max(n_features, 1)
-        chunk = max(1, MAX_BATCH_ELEMENTS // per_client)
-        members = order[start : start + chunk]
+        members = order[start:]
+        for _ in range(2):  # the second pass sizes the chunk by its largest client
+            width = int(min(settings.batch_size, sizes[members[-1]]))
+            per_client = width * pool_features.shape[1] + 10 * n_weights
+            members = order[start : start + max(1, MAX_CHUNK_ELEMENTS // per_client)]
         start += len(members)
-        outputs = _train_chunk(
+        chunk_params, chunk_stats = _train_chunk(
             start_params,
             pool_features,
             pool_labels,
@@ -194,25 +204,21 @@ def train_clients(
             local,
             stacked_start,
         )
-        for position, output in zip(members, outputs, strict=True):
-            results[int(position)] = output
+        index = torch.as_tensor(members, dtype=torch.long, device=device)
+        for target, trained in zip(params, chunk_params, strict=True):
+            target[index] = trained
+        stats[:, torch.as_tensor(members, dtype=torch.long)] = chunk_stats.cpu()
 
-    # Restore the callers' client order.
-    ordered = [results[i] for i in range(n_clients)]
-    params = [
-        torch.stack([item[0][j] for item in ordered]) for j in range(len(ordered[0][0]))
-    ]
-
-    def column(values: list) -> torch.Tensor:
-        return torch.tensor(values, dtype=torch.float32, device=pool_features.device)
+    def column(values: torch.Tensor | np.ndarray) -> torch.Tensor:
+        return torch.as_tensor(values, dtype=torch.float32).to(device)
 
     return ClientUpdate(
         client_ids=np.asarray(client_ids),
         params=params,
-        n_samples=column(sizes.tolist()),
-        n_steps=column([item[1] for item in ordered]),
-        train_loss=column([item[2] for item in ordered]),
-        train_accuracy=column([item[3] for item in ordered]),
+        n_samples=column(sizes),
+        n_steps=column(stats[0]),
+        train_loss=column(stats[1]),
+        train_accuracy=column(stats[2]),
     )
 
 
@@ -228,8 +234,12 @@ def _train_chunk(
     server_round: int,
     local: LocalConfig,
     stacked_start: bool,
-) -> list[tuple[Params, int, float, float]]:
-    """Train one chunk of clients together; see :func:`train_clients`."""
+) -> tuple[Params, torch.Tensor]:
+    """Train one chunk of clients together; see :func:`train_clients`.
+
+    Returns the stacked trained weights and a ``(3, C)`` tensor of steps,
+    last-epoch mean loss and last-epoch accuracy.
+    """
     n_clients = len(client_rows)
     sizes = np.array([len(rows) for rows in client_rows], dtype=np.int64)
     batch = settings.batch_size
@@ -246,7 +256,7 @@ def _train_chunk(
             p.detach().unsqueeze(0).repeat_interleave(n_clients, 0)
             for p in start_params
         ]
-    centre = [p.clone() for p in params]
+    centre = params  # updates build new tensors, so this stays the start
     correction = None
     if local.gradient_correction is not None:
         correction = [c[index_positions] for c in local.gradient_correction]
@@ -313,19 +323,13 @@ def _train_chunk(
                     loss_sum += (per_sample.detach() * mask).sum(dim=1).double()
                     correct += hits.sum(dim=1).double()
 
-    # One tuple per client: weights, steps, last-epoch loss and accuracy.
-    steps = np.ceil(sizes / batch).astype(np.int64) * settings.local_epochs
-    outputs = []
-    for i in range(n_clients):
-        outputs.append(
-            (
-                [p[i].clone() for p in params],
-                int(steps[i]),
-                float(loss_sum[i] / sizes[i]),
-                float(correct[i] / sizes[i]),
-            )
-        )
-    return outputs
+    # Steps, last-epoch loss and accuracy of every client of the chunk.
+    steps = np.ceil(sizes / batch) * settings.local_epochs
+    counts = torch.as_tensor(sizes, dtype=torch.float64, device=device)
+    stats = torch.stack(
+        [torch.as_tensor(steps, device=device), loss_sum / counts, correct / counts]
+    )
+    return params, stats
 
 
 def _epoch_rows(
