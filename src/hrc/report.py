@@ -15,11 +15,12 @@ reads the records of an earlier comparison back.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import logging
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -231,31 +232,17 @@ def _plain(value: Any) -> Any:
     return value
 
 
-class _progress_bar:
-    """Context manager yielding ``advance(description)``; rich when enabled."""
+@contextlib.contextmanager
+def _progress_bar(enabled: bool, total: int) -> Iterator[Callable[[str], None]]:
+    """Yield ``advance(description)``, drawing a rich bar when ``enabled``."""
+    if not enabled:
+        yield lambda description: None
+        return
+    from rich.progress import Progress
 
-    def __init__(self, enabled: bool, total: int) -> None:
-        self.enabled = enabled
-        self.total = total
-        self.bar = None
-
-    def __enter__(self) -> Callable[[str], None]:
-        if not self.enabled:
-            return lambda description: None
-        from rich.progress import Progress
-
-        self.bar = Progress(transient=False)
-        self.bar.start()
-        task = self.bar.add_task("comparison", total=self.total)
-
-        def advance(description: str) -> None:
-            self.bar.update(task, advance=1, description=description)
-
-        return advance
-
-    def __exit__(self, *exc: object) -> None:
-        if self.bar is not None:
-            self.bar.stop()
+    with Progress() as bar:
+        task = bar.add_task("comparison", total=total)
+        yield lambda description: bar.update(task, advance=1, description=description)
 
 
 # --- summary ----------------------------------------------------------------
