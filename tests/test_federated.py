@@ -107,8 +107,14 @@ def test_fedprox_asks_for_its_proximal_weight():
 
 
 def test_fedprox_with_mu_zero_warns(caplog):
-    with caplog.at_level(logging.WARNING, logger="hrc"):
-        strategies.create("fedprox", mu=0.0)
+    # The CLI's log set-up stops "hrc" records at its own handler; listen there.
+    hrc_logger = logging.getLogger("hrc")
+    hrc_logger.addHandler(caplog.handler)
+    try:
+        with caplog.at_level(logging.WARNING, logger="hrc"):
+            strategies.create("fedprox", mu=0.0)
+    finally:
+        hrc_logger.removeHandler(caplog.handler)
     assert "--mu is 0: FedProx then trains exactly like FedAvg" in caplog.text
 
 
