@@ -159,3 +159,13 @@ def test_label_with_a_single_class(initializer, tmp_path):
         "Error: --label: 'sex' has a single class ('male') in the data; need at "
         "least 2\n"
     )
+
+
+def test_split_leaving_a_client_without_enough_samples(initializer, cohort):
+    args = [*cohort, "--train_type", "decentralized", "--split_type", "non_iid"]
+    result = _invoke(initializer, [*args, "--alpha", "0.01", "--no_of_clients", "20"])
+    assert result.exit_code == 2
+    assert result.stderr == (
+        "Error: --alpha: 0.01 left a client with fewer than 10 samples in 11 "
+        "draws; raise --alpha or lower --no_of_clients\n"
+    )
