@@ -19,9 +19,9 @@ ENV VIRTUAL_ENV=/opt/hrc \
     PIP_NO_CACHE_DIR=1
 
 # Dependencies first (torch, then HRC's runtime and node dependencies, read
-# from pyproject.toml), the user and the entry point, in one layer, so that code
-# changes do not reinstall them.
-COPY pyproject.toml README.md docker/requirements.py docker/entrypoint.sh /tmp/hrc/
+# from pyproject.toml) and the user, in one layer, so that code changes do not
+# reinstall them.
+COPY pyproject.toml docker/requirements.py /tmp/hrc/
 COPY ${WHEELHOUSE} /tmp/wheelhouse/
 RUN set -eu; \
     python3 -m venv "$VIRTUAL_ENV"; \
@@ -34,15 +34,17 @@ RUN set -eu; \
         pip install --index-url "$TORCH_INDEX" torch==2.13.0; \
         pip install "setuptools>=68" -r /tmp/hrc/requirements.txt; \
     fi; \
-    install -m 755 /tmp/hrc/entrypoint.sh /usr/local/bin/hrc-entrypoint; \
     useradd --create-home --uid 1000 hrc; \
     mkdir -p /hrc/kit /hrc/data /hrc/workspace; \
     chown -R hrc:hrc /hrc; \
     rm -rf /tmp/wheelhouse
 
-# HRC itself, without dependencies (all present).
+# HRC itself, without dependencies (all present), and the entry point.
+COPY README.md docker/entrypoint.sh /tmp/hrc/
 COPY src /tmp/hrc/src
-RUN pip install --no-deps --no-build-isolation /tmp/hrc && rm -rf /tmp/hrc
+RUN pip install --no-deps --no-build-isolation /tmp/hrc \
+    && install -m 755 /tmp/hrc/entrypoint.sh /usr/local/bin/hrc-entrypoint \
+    && rm -rf /tmp/hrc
 
 USER hrc
 WORKDIR /hrc/workspace
