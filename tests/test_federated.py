@@ -16,16 +16,6 @@ from hrc.training.federated import initial_params, train_federated
 from hrc.training.local import LocalSettings, local_train, train_clients
 from hrc.training.types import ClientData, Federation
 
-
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    """Tiny tensors: one thread avoids spinning workers on a shared machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 SIZES = (50, 7, 130)  # unequal on purpose: 4, 1 and 9 batches of 16
 
 

@@ -22,12 +22,6 @@ ROWS = [
 ]
 
 
-@pytest.fixture(autouse=True)
-def _propagate_hrc_logs(monkeypatch):
-    # The CLI stops "hrc" records at its own handler; let caplog see them.
-    monkeypatch.setattr(logging.getLogger("hrc"), "propagate", True)
-
-
 def gct_text(rows=ROWS, samples=SAMPLES, shape="56200\t17382") -> str:
     lines = ["#1.2", shape, "\t".join(["Name", "Description", *samples])]
     for name, symbol, values in rows:

@@ -83,12 +83,6 @@ def files(tmp_path):
     return paths
 
 
-@pytest.fixture(autouse=True)
-def _propagate_hrc_logs(monkeypatch):
-    # The CLI stops "hrc" records at its own handler; let caplog see them.
-    monkeypatch.setattr(logging.getLogger("hrc"), "propagate", True)
-
-
 def run(*args):
     return CliRunner().invoke(cli, ["data", "import-gtex", *map(str, args)])
 

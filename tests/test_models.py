@@ -9,15 +9,6 @@ from hrc.errors import UsageError
 from hrc.models import build_model, get_params, hash_uniform, stacked_forward
 
 
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    """Tiny tensors: one thread avoids spinning workers on a shared machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def test_mlp_layer_shapes_follow_hidden_widths():
     model = build_model("mlp", n_features=5, n_classes=3, hidden=(8, 4))
     shapes = [tuple(p.shape) for p in model.parameters()]

@@ -20,15 +20,6 @@ from hrc.training.runner import prepare_federation, run
 from hrc.training.types import ClientData, Federation
 
 
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    """Tiny tensors: one thread avoids spinning workers on a shared machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="module")
 def cohort_paths(tmp_path_factory):
     """A 600-sample, 100-gene synthetic cohort written as the prepared pair."""
