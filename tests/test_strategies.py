@@ -7,7 +7,6 @@ paper in the comments.
 
 from __future__ import annotations
 
-import logging
 import math
 
 import numpy as np
@@ -93,16 +92,10 @@ def test_scaffold_rejects_non_positive_lr():
 
 
 def test_scaffold_warns_when_local_optimizer_is_not_sgd(caplog):
-    # The CLI's log set-up stops "hrc" records at its own handler, so listen
-    # on the module's logger directly.
-    target = logging.getLogger("hrc.strategies.scaffold")
-    target.addHandler(caplog.handler)
-    try:
+    with caplog.at_level("WARNING", logger="hrc.strategies.scaffold"):
         strategies.create("scaffold", optimizer="adam")
         strategies.create("scaffold", optimizer="sgd")
-    finally:
-        target.removeHandler(caplog.handler)
-    warnings = [r for r in caplog.records if r.levelname == "WARNING"]
+    warnings = [r for r in caplog.records if r.name == "hrc.strategies.scaffold"]
     assert len(warnings) == 1
     assert "use --optimizer sgd" in warnings[0].getMessage()
 
