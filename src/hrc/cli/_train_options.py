@@ -9,7 +9,8 @@ names, spellings (``--no_of_clients``) and meanings; ``--swarm`` and
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import functools
+from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Any
 
@@ -428,10 +429,23 @@ _OPTIONS: list[tuple[tuple[str, ...], dict[str, Any]]] = [
 ]
 
 
-def train_options(func: Callable) -> Callable:
-    """Add every training option to a Click command."""
+def train_options(
+    func: Callable | None = None, *, exclude: Collection[str] = ()
+) -> Callable:
+    """Add every training option to a Click command.
+
+    Parameters
+    ----------
+    func : callable, optional
+        The command function; omit it to use ``@train_options(exclude=...)``.
+    exclude : collection of str
+        First flags of options to leave out, e.g. ``{"--engine"}``.
+    """
+    if func is None:
+        return functools.partial(train_options, exclude=exclude)
     for flags, kwargs in reversed(_OPTIONS):
-        func = click.option(*flags, **kwargs)(func)
+        if flags[0] not in exclude:
+            func = click.option(*flags, **kwargs)(func)
     return func
 
 

@@ -6,13 +6,12 @@ The command only parses options; :mod:`hrc.report` trains and writes
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 
 import click
 
 from hrc import report
-from hrc.cli._train_options import _OPTIONS, config_from_options
+from hrc.cli._train_options import config_from_options, train_options
 
 # Training options that make no sense for a comparison: it picks the train
 # type, strategies and seeds itself, runs in this process and writes to --out.
@@ -36,12 +35,8 @@ _NOT_FOR_COMPARE = {
 }
 
 
-def compare_options(func: Callable) -> Callable:
-    """Add the data, split, model and strategy options shared with ``hrc train``."""
-    for flags, kwargs in reversed(_OPTIONS):
-        if flags[0] not in _NOT_FOR_COMPARE:
-            func = click.option(*flags, **kwargs)(func)
-    return func
+# The data, split, model and strategy options shared with ``hrc train``.
+compare_options = train_options(exclude=_NOT_FOR_COMPARE)
 
 
 @click.command("compare")
