@@ -127,32 +127,33 @@ def set_params(model: nn.Module, params: Params) -> None:
 _MASK32 = 0xFFFFFFFF
 
 
-def _mul32(x: torch.Tensor, constant: int) -> torch.Tensor:
-    """Multiply 32-bit values held in int64 modulo 2**32 without overflow."""
-    low = (x * (constant & 0xFFFF)) & _MASK32
-    high = ((x * (constant >> 16)) & 0xFFFF) << 16
-    return (low + high) & _MASK32
+def _hash32(keys: torch.Tensor) -> torch.Tensor:
+    """Mix int64 keys into int64 values uniform in ``[0, 2**32)``.
+
+    The mixer is ``lowbias32`` of Wellons' hash prospector (2018), a two-round
+    multiply-xorshift; products wrap modulo ``2**64`` and only their low 32
+    bits are kept, which do not depend on the wrap.
+    """
+    x = keys & _MASK32
+    x = x ^ (x >> 16)
+    x = (x * 0x7FEB352D) & _MASK32
+    x = x ^ (x >> 15)
+    x = (x * 0x846CA68B) & _MASK32
+    return x ^ (x >> 16)
 
 
 def hash_uniform(keys: torch.Tensor) -> torch.Tensor:
     """Map int64 keys to floats uniform in ``[0, 1)`` with a 32-bit mixer.
 
-    The mixer is the finaliser of MurmurHash3 (Appleby, 2008); it runs
-    elementwise, so the value for a key never depends on the other keys.
+    The mixer (see :func:`_hash32`) runs elementwise, so the value for a key
+    never depends on the other keys.
     """
-    x = keys & _MASK32
-    x = x ^ (x >> 16)
-    x = _mul32(x, 0x85EBCA6B)
-    x = x ^ (x >> 13)
-    x = _mul32(x, 0xC2B2AE35)
-    x = x ^ (x >> 16)
-    return x.to(torch.float64).div(2.0**32).to(torch.float32)
+    return _hash32(keys).to(torch.float64).div(2.0**32).to(torch.float32)
 
 
 def mix_keys(base: torch.Tensor, salt: int) -> torch.Tensor:
     """Combine int64 keys with an integer ``salt`` into new 32-bit keys."""
-    mixed = hash_uniform(base + salt * 0x9E3779B1)
-    return (mixed.to(torch.float64) * 2.0**32).to(torch.int64)
+    return _hash32(base + salt * 0x9E3779B1)
 
 
 def stacked_forward(
@@ -162,6 +163,10 @@ def stacked_forward(
     mask_keys: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Evaluate one network per client from stacked parameters.
+
+    Activations are held feature-major, ``(C, width, batch)``, so that the
+    weight gradients autograd returns are contiguous like the weights (the
+    fused optimizer step of the batched engine needs that).
 
     Parameters
     ----------
@@ -182,24 +187,24 @@ def stacked_forward(
     torch.Tensor
         ``(C, batch, n_classes)`` logits.
     """
-    hidden = features
+    if dropout > 0 and mask_keys is None:
+        raise ValueError("stacked_forward: dropout > 0 needs mask_keys")
+    hidden = features.transpose(1, 2)
     n_layers = len(params) // 2
     for layer in range(n_layers):
         weight, bias = params[2 * layer], params[2 * layer + 1]
-        hidden = torch.baddbmm(bias.unsqueeze(1), hidden, weight.transpose(1, 2))
+        hidden = torch.baddbmm(bias.unsqueeze(2), weight, hidden)
         if layer == n_layers - 1:
             break
         hidden = torch.relu(hidden)
 
-        # Inverted dropout with a mask drawn from (client key, layer, position).
+        # Inverted dropout, the mask drawn from (client key, layer, row, unit):
+        # position row * width + unit, whatever the batch width.
         if dropout > 0:
-            if mask_keys is None:
-                raise ValueError("stacked_forward: dropout > 0 needs mask_keys")
-            positions = torch.arange(
-                hidden.shape[1] * hidden.shape[2], device=hidden.device
-            )
-            keys = mix_keys(mask_keys, layer + 1).view(-1, 1, 1)
-            keys = keys + positions.view(1, hidden.shape[1], hidden.shape[2])
-            keep = hash_uniform(keys) >= dropout
-            hidden = hidden * keep / (1.0 - dropout)
-    return hidden
+            width, n_rows = hidden.shape[1], hidden.shape[2]
+            positions = torch.arange(n_rows * width, device=hidden.device)
+            positions = positions.view(1, n_rows, width).transpose(1, 2)
+            keys = mix_keys(mask_keys, layer + 1).view(-1, 1, 1) + positions
+            keep = _hash32(keys) >= int(dropout * 2.0**32)
+            hidden = hidden * keep.to(hidden.dtype).mul_(1.0 / (1.0 - dropout))
+    return hidden.transpose(1, 2)

@@ -20,7 +20,6 @@ a shared generator, which is what makes the two paths agree.
 from __future__ import annotations
 
 import logging
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -178,19 +177,16 @@ def train_clients(
     params = [torch.empty((n_clients, *shape), device=device) for shape in shapes]
     stats = torch.zeros((3, n_clients), dtype=torch.float64)
 
-    # Train in chunks of similar size so padding and memory stay bounded: a
-    # client costs its gathered batch plus about ten copies of its weights
-    # (weights, gradient, Adam moments, temporaries).
-    order = np.argsort(sizes, kind="stable")
-    n_weights = sum(int(np.prod(shape)) for shape in shapes)
-    start = 0
-    while start < n_clients:
-        members = order[start:]
-        for _ in range(2):  # the second pass sizes the chunk by its largest client
-            width = int(min(settings.batch_size, sizes[members[-1]]))
-            per_client = width * pool_features.shape[1] + 10 * n_weights
-            members = order[start : start + max(1, MAX_CHUNK_ELEMENTS // per_client)]
-        start += len(members)
+    # Chunks of clients of similar size (ascending), and one work space of
+    # weights and Adam moments sized for the largest chunk, reused by all.
+    chunks = _chunks(sizes, settings.batch_size, pool_features.shape[1], shapes)
+    width = max(len(members) for members in chunks)
+    n_buffers = 3 if settings.optimizer == "adam" else 1
+    workspace = [
+        [torch.empty((width, *shape), device=device) for shape in shapes]
+        for _ in range(n_buffers)
+    ]
+    for members in chunks:
         chunk_params, chunk_stats = _train_chunk(
             start_params,
             pool_features,
@@ -203,10 +199,11 @@ def train_clients(
             server_round,
             local,
             stacked_start,
+            [[b[: len(members)] for b in buffers] for buffers in workspace],
         )
         index = torch.as_tensor(members, dtype=torch.long, device=device)
         for target, trained in zip(params, chunk_params, strict=True):
-            target[index] = trained
+            target.index_copy_(0, index, trained)
         stats[:, torch.as_tensor(members, dtype=torch.long)] = chunk_stats.cpu()
 
     def column(values: torch.Tensor | np.ndarray) -> torch.Tensor:
@@ -222,6 +219,30 @@ def train_clients(
     )
 
 
+def _chunks(
+    sizes: np.ndarray, batch_size: int, n_features: int, shapes: list[tuple]
+) -> list[np.ndarray]:
+    """Split the clients, sorted by size, into chunks trained together.
+
+    A client costs its gathered batch plus about six copies of its weights
+    (weights, gradient, Adam moments, temporaries); a chunk holds at most
+    :data:`MAX_CHUNK_ELEMENTS` of them, so memory stays bounded and the
+    weights of a chunk stay close to the processor's cache.
+    """
+    order = np.argsort(sizes, kind="stable")
+    n_weights = sum(int(np.prod(shape)) for shape in shapes)
+    chunks, start = [], 0
+    while start < len(order):
+        members = order[start:]
+        for _ in range(2):  # the second pass sizes the chunk by its largest client
+            width = int(min(batch_size, sizes[members[-1]]))
+            per_client = width * n_features + 6 * n_weights
+            members = order[start : start + max(1, MAX_CHUNK_ELEMENTS // per_client)]
+        chunks.append(members)
+        start += len(members)
+    return chunks
+
+
 def _train_chunk(
     start_params: Params,
     pool_features: torch.Tensor,
@@ -234,38 +255,45 @@ def _train_chunk(
     server_round: int,
     local: LocalConfig,
     stacked_start: bool,
+    workspace: list[Params],
 ) -> tuple[Params, torch.Tensor]:
     """Train one chunk of clients together; see :func:`train_clients`.
 
-    Returns the stacked trained weights and a ``(3, C)`` tensor of steps,
-    last-epoch mean loss and last-epoch accuracy.
+    The clients come in ascending size, so at every step the clients that
+    still hold a batch are a suffix of the chunk: only that slice is run
+    forward and updated, in place, and no client needs a mask. ``workspace``
+    holds the chunk's weights (and Adam's two moments), overwritten here.
+
+    Returns the stacked trained weights (views of the work space) and a
+    ``(3, C)`` tensor of steps, last-epoch mean loss and last-epoch accuracy.
     """
     n_clients = len(client_rows)
     sizes = np.array([len(rows) for rows in client_rows], dtype=np.int64)
+    if (np.diff(sizes) < 0).any():
+        raise ValueError("_train_chunk: clients must come in ascending size")
     batch = settings.batch_size
-    n_batches = int(math.ceil(sizes.max() / batch))
-    width = int(min(batch, sizes.max()))
+    client_batches = -(-sizes // batch)
+    n_batches = int(client_batches[-1])
     device = pool_features.device
     index_positions = torch.as_tensor(positions, dtype=torch.long, device=device)
 
-    # Stacked starting weights, FedProx centre and SCAFFOLD correction.
-    if stacked_start:
-        params = [p[index_positions].clone() for p in start_params]
-    else:
-        params = [
-            p.detach().unsqueeze(0).repeat_interleave(n_clients, 0)
-            for p in start_params
-        ]
-    centre = params  # updates build new tensors, so this stays the start
+    # Starting weights, FedProx centre and SCAFFOLD correction.
+    params = workspace[0]
+    for target, p in zip(params, start_params, strict=True):
+        target.copy_(p[index_positions] if stacked_start else p.detach())
+    mu = float(local.proximal_mu)
+    centre = None
+    if mu > 0:
+        centre = [p.detach().clone() for p in params]
     correction = None
     if local.gradient_correction is not None:
         correction = [c[index_positions] for c in local.gradient_correction]
-    mu = float(local.proximal_mu)
 
     # Fresh optimizer state for every client, every round.
-    first = [torch.zeros_like(p) for p in params]
-    second = [torch.zeros_like(p) for p in params]
-    step_count = torch.zeros(n_clients, dtype=torch.float64, device=device)
+    moments = workspace[1:]
+    for buffer in moments:
+        for tensor in buffer:
+            tensor.zero_()
     keys = torch.tensor(
         [client_key(seed, server_round, int(c)) for c in client_ids],
         dtype=torch.int64,
@@ -281,50 +309,49 @@ def _train_chunk(
         rows, valid = rows.to(device), valid.to(device)
         last_epoch = local_epoch == settings.local_epochs - 1
         for step in range(n_batches):
-            # This step's batch of every client, gathered from the pool by index.
+            # The clients that still hold a batch (a suffix), gathered by index.
             lo = step * batch
-            index, mask = rows[:, lo : lo + width], valid[:, lo : lo + width]
-            active = mask.any(dim=1)
+            first = int(np.searchsorted(sizes, lo, side="right"))
+            width = int(min(batch, sizes[-1] - lo))
+            index = rows[first:, lo : lo + width]
+            mask = valid[first:, lo : lo + width]
             features, labels = pool_features[index], pool_labels[index]
             counts = mask.sum(dim=1).clamp(min=1).to(features.dtype)
 
             # Per-client mean cross-entropy, and its gradient per client.
-            leaves = [p.requires_grad_(True) for p in params]
+            leaves = [p[first:].detach().requires_grad_(True) for p in params]
             salt = local_epoch * 1_000_003 + step + 1
             logits = stacked_forward(
-                leaves, features, settings.dropout, mix_keys(keys, salt)
+                leaves, features, settings.dropout, mix_keys(keys[first:], salt)
             )
             per_sample = F.cross_entropy(
                 logits.reshape(-1, logits.shape[-1]),
                 labels.reshape(-1),
                 reduction="none",
-            ).view(n_clients, width)
+            ).view(n_clients - first, width)
             per_client = (per_sample * mask).sum(dim=1) / counts
-            grads = torch.autograd.grad(per_client.sum(), leaves)
-            params = [p.detach() for p in leaves]
+            grads = list(torch.autograd.grad(per_client.sum(), leaves))
 
             # FedProx pulls towards the starting model; SCAFFOLD corrects drift.
-            if mu > 0:
-                grads = [
-                    g + mu * (p - c)
-                    for g, p, c in zip(grads, params, centre, strict=True)
-                ]
+            active = [p[first:] for p in params]
+            if centre is not None:
+                for g, p, c in zip(grads, active, centre, strict=True):
+                    g.add_(p - c[first:], alpha=mu)
             if correction is not None:
-                grads = [g + c for g, c in zip(grads, correction, strict=True)]
+                for g, c in zip(grads, correction, strict=True):
+                    g.add_(c[first:])
 
-            # Optimizer step for the clients that still had samples.
-            step_count += active.to(step_count.dtype)
-            params, first, second = _optimizer_step(
-                settings, params, grads, first, second, step_count, active
-            )
+            # Optimizer step, in place, on the active slice.
+            steps = local_epoch * client_batches[first:] + step + 1
+            _optimizer_step(settings, active, grads, moments, first, steps)
             if last_epoch:
                 with torch.no_grad():
                     hits = (logits.argmax(dim=-1) == labels) & mask
-                    loss_sum += (per_sample.detach() * mask).sum(dim=1).double()
-                    correct += hits.sum(dim=1).double()
+                    loss_sum[first:] += (per_sample.detach() * mask).sum(dim=1)
+                    correct[first:] += hits.sum(dim=1).double()
 
     # Steps, last-epoch loss and accuracy of every client of the chunk.
-    steps = np.ceil(sizes / batch) * settings.local_epochs
+    steps = client_batches * settings.local_epochs
     counts = torch.as_tensor(sizes, dtype=torch.float64, device=device)
     stats = torch.stack(
         [torch.as_tensor(steps, device=device), loss_sum / counts, correct / counts]
@@ -355,36 +382,46 @@ def _optimizer_step(
     settings: LocalSettings,
     params: Params,
     grads: Params,
-    first: Params,
-    second: Params,
-    step_count: torch.Tensor,
-    active: torch.Tensor,
-) -> tuple[Params, Params, Params]:
-    """Apply one SGD or Adam step to stacked tensors, skipping inactive clients.
+    moments: list[Params],
+    first: int,
+    steps: np.ndarray,
+) -> None:
+    """Apply one SGD or Adam step, in place, to the active slice of a chunk.
 
-    Adam follows Kingma and Ba, "Adam: A Method for Stochastic Optimization",
-    ICLR 2015, in the arithmetic order of ``torch.optim.Adam``.
+    ``params`` and ``grads`` are the slices of clients ``first:`` of the
+    chunk; ``moments`` holds Adam's first and second moments of the whole
+    chunk; ``steps`` the step number of each active client. Adam (Kingma and
+    Ba, "Adam: A Method for Stochastic Optimization", ICLR 2015) runs through
+    the fused kernel behind ``torch.optim.Adam(fused=True)``, one call per run
+    of clients at the same step number; SGD is ``torch.optim.SGD``'s update.
     """
-    new_params, new_first, new_second = [], [], []
-    for p, g, m, v in zip(params, grads, first, second, strict=True):
-        keep = active.view(-1, *([1] * (p.dim() - 1)))
-        if settings.optimizer == "sgd":
-            new_params.append(torch.where(keep, p - settings.lr * g, p))
-            new_first.append(m)
-            new_second.append(v)
-            continue
+    if settings.optimizer == "sgd":
+        torch._foreach_add_(params, grads, alpha=-settings.lr)
+        return
+
+    # Clients come in ascending size, so equal step numbers form runs; the
+    # fused kernel walks memory flat, so every tensor must be contiguous.
+    grads = [g.contiguous() for g in grads]
+    first_moment, second_moment = moments
+    bounds = np.flatnonzero(np.diff(steps)) + 1
+    for lo, hi in zip([0, *bounds], [*bounds, len(steps)], strict=True):
         beta1, beta2 = ADAM_BETAS
-        m_next = m.lerp(g, 1 - beta1)
-        v_next = v * beta2 + (1 - beta2) * g * g
-        t = step_count.clamp(min=1).view(-1, *([1] * (p.dim() - 1)))
-        correction1 = (1 - beta1**t).to(p.dtype)
-        correction2_sqrt = (1 - beta2**t).sqrt().to(p.dtype)
-        denom = v_next.sqrt() / correction2_sqrt + ADAM_EPS
-        p_next = p - (settings.lr / correction1) * m_next / denom
-        new_params.append(torch.where(keep, p_next, p))
-        new_first.append(torch.where(keep, m_next, m))
-        new_second.append(torch.where(keep, v_next, v))
-    return new_params, new_first, new_second
+        step = torch.tensor(float(steps[lo]), device=params[0].device)
+        torch._fused_adam_(
+            [p[lo:hi] for p in params],
+            [g[lo:hi] for g in grads],
+            [m[first + lo : first + hi] for m in first_moment],
+            [v[first + lo : first + hi] for v in second_moment],
+            [],
+            [step] * len(params),
+            lr=settings.lr,
+            beta1=beta1,
+            beta2=beta2,
+            weight_decay=0.0,
+            eps=ADAM_EPS,
+            amsgrad=False,
+            maximize=False,
+        )
 
 
 def local_train(
