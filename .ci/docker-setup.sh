@@ -22,26 +22,37 @@ if ((${#missing[@]})); then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
-# 2. Daemon: reuse a running one, else start ours. vfs works on any filesystem;
-#    no default bridge, since the tests use host networking on 127.0.0.1 only.
+# 2. Daemon: reuse a running one, else start ours. overlay2 when the kernel
+#    and the data root's file system allow it (a container then starts without
+#    copying its image), else vfs, which works anywhere. No default bridge: the
+#    tests use host networking on 127.0.0.1 only.
+start_dockerd() {
+    nohup dockerd --storage-driver="$1" --data-root "$DATA_ROOT" --bridge=none \
+        --pidfile "$STATE_DIR/dockerd.pid" >"$STATE_DIR/dockerd.log" 2>&1 &
+    echo $! >"$STATE_DIR/started-by-ci.pid"
+    for _ in $(seq 60); do
+        docker info >/dev/null 2>&1 && return 0
+        kill -0 "$(cat "$STATE_DIR/started-by-ci.pid")" 2>/dev/null || return 1
+        sleep 0.5
+    done
+    return 1
+}
 if docker info >/dev/null 2>&1; then
     echo "docker-setup: daemon already running, leaving it alone"
 else
-    echo "docker-setup: starting dockerd (data root $DATA_ROOT)"
-    nohup dockerd --storage-driver=vfs --data-root "$DATA_ROOT" --bridge=none \
-        --pidfile "$STATE_DIR/dockerd.pid" \
-        >"$STATE_DIR/dockerd.log" 2>&1 &
-    echo $! >"$STATE_DIR/started-by-ci.pid"
-    for _ in $(seq 120); do
-        docker info >/dev/null 2>&1 && break
-        sleep 0.5
+    started=""
+    for driver in ${HRC_DOCKER_STORAGE:-overlay2 vfs}; do
+        echo "docker-setup: starting dockerd ($driver, data root $DATA_ROOT)"
+        if start_dockerd "$driver"; then
+            started="$driver"
+            break
+        fi
+        echo "docker-setup: dockerd with $driver did not start; log follows" >&2
+        tail -5 "$STATE_DIR/dockerd.log" >&2
+        .ci/docker-teardown.sh
     done
-    if ! docker info >/dev/null 2>&1; then
-        echo "docker-setup: dockerd did not answer within 60 s; log follows" >&2
-        tail -20 "$STATE_DIR/dockerd.log" >&2
-        exit 1
-    fi
+    [[ -n "$started" ]] || exit 1
 fi
 
 # 3. Offline base image (debootstrap), kept between runs.
-[[ -x docker/build-base.sh ]] && docker/build-base.sh
+docker/build-base.sh >/dev/null

@@ -70,19 +70,20 @@ def _federation() -> Federation:
 
 
 def _config(tmp_path: Path, image: str, **options) -> TrainConfig:
-    return TrainConfig(
-        train_type="decentralized",
-        engine="docker",
-        n_epochs=2,
-        hidden=(8,),
-        batch_size=16,
-        dropout=0.0,
-        grid_port=_free_port(),
-        workspace=tmp_path / "nodes_workspace",
-        model_save_path=tmp_path / "models",
-        extra={"docker_image": image, **options.pop("extra", {})},
+    settings = {
+        "train_type": "decentralized",
+        "engine": "docker",
+        "n_epochs": 2,
+        "hidden": (8,),
+        "batch_size": 16,
+        "dropout": 0.0,
+        "grid_port": _free_port(),
+        "workspace": tmp_path / "nodes_workspace",
+        "model_save_path": tmp_path / "models",
         **options,
-    )
+    }
+    settings["extra"] = {"docker_image": image, **options.get("extra", {})}
+    return TrainConfig(**settings)
 
 
 def _labelled(client) -> list:
