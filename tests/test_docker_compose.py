@@ -106,7 +106,7 @@ def deployment(tmp_path_factory):
              "--node", "h1", "--node", "h2", "--output", str(root / "kits")],
         )  # fmt: skip
         assert provisioned.exit_code == 0, provisioned.output
-        compose([*network, "up", "-d"])
+        compose([*network, "--profile", "host", "up", "-d", "network-host"])
 
         # Each hospital registers its data inside its node's container, then
         # starts the node.

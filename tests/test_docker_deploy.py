@@ -193,6 +193,7 @@ def test_tracked_compose_files_hold_no_secret(name):
         assert marker not in text
     document = yaml.safe_load(text)
     for service in document["services"].values():
+        assert "secret" not in json.dumps(service).lower()
         kit_mounts = [v for v in service["volumes"] if v.endswith(":/hrc/kit:ro")]
         assert len(kit_mounts) == 1, service["volumes"]
 
