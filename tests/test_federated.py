@@ -10,6 +10,7 @@ import torch
 
 from hrc import strategies
 from hrc.config import TrainConfig
+from hrc.errors import UsageError
 from hrc.strategies.base import ClientUpdate, LocalConfig
 from hrc.training import local as local_module
 from hrc.training.federated import initial_params, train_federated
@@ -236,3 +237,22 @@ def test_partial_participation_leaves_other_clients_blank():
     result = train_federated(federation, config)
     trained = result.client_metrics["train_loss"].notna()
     assert trained.sum() == 2  # ceil(0.3 * 3) = 1 client in each of 2 rounds
+
+
+def test_client_eval_last_leaves_earlier_rounds_blank():
+    federation = _federation()
+    every = train_federated(federation, _config(n_epochs=2)).client_metrics
+    last = train_federated(federation, _config(n_epochs=2), client_eval="last")
+    last = last.client_metrics
+    columns = ["global_loss", "global_accuracy"]
+    assert last.loc[last["round"] == 1, columns].isna().all().all()
+    # Round 2 is the same run, so its figures equal those of the every-round run.
+    np.testing.assert_allclose(
+        last.loc[last["round"] == 2, columns].to_numpy(),
+        every.loc[every["round"] == 2, columns].to_numpy(),
+    )
+    with pytest.raises(UsageError) as error:
+        train_federated(federation, _config(n_epochs=1), client_eval="never")
+    assert str(error.value) == (
+        "--client_eval: unknown value 'never'; accepted: every, last"
+    )

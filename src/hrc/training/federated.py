@@ -22,6 +22,7 @@ import torch.nn.functional as F
 
 from hrc import strategies
 from hrc.config import TrainConfig
+from hrc.errors import choice_error
 from hrc.models import Params, build_model, get_params, set_params
 from hrc.strategies.base import ClientUpdate, LocalConfig, Strategy
 from hrc.training.centralized import (
@@ -37,6 +38,9 @@ from hrc.training.types import Federation, RunResult
 logger = logging.getLogger(__name__)
 
 Callback = Callable[[int, dict], None]
+
+# When the global model is evaluated on every client's own training rows.
+CLIENT_EVAL = ("every", "last")
 
 
 def make_strategy(config: TrainConfig) -> Strategy:
@@ -72,6 +76,7 @@ def train_federated(
     config: TrainConfig,
     strategy: Strategy | None = None,
     on_round: Callback | None = None,
+    client_eval: str = "every",
 ) -> RunResult:
     """Run ``config.n_epochs`` federated rounds in this process.
 
@@ -86,6 +91,12 @@ def train_federated(
     on_round : callable, optional
         Called as ``on_round(round, row)`` after every round with the history
         row.
+    client_eval : {"every", "last"}
+        Rounds after which the global model is evaluated on each client's
+        own training rows (``global_loss``, ``global_accuracy`` of the
+        per-client figures; blank in the other rounds). The evaluation is a
+        forward pass over every training sample, about a third of the cost
+        of one epoch of training.
 
     Returns
     -------
@@ -94,6 +105,8 @@ def train_federated(
         of every round and the final global weights.
     """
     settings = LocalSettings.from_config(config)
+    if client_eval not in CLIENT_EVAL:
+        raise choice_error("--client_eval", client_eval, CLIENT_EVAL)
     strategy = strategy or make_strategy(config)
     n_clients = len(federation.clients)
     started = time.perf_counter()
@@ -164,6 +177,7 @@ def train_federated(
                 owner,
                 update,
                 server_round,
+                client_eval == "every" or server_round == config.n_epochs,
             )
         )
         logger.debug("round %s: %s", server_round, row)
@@ -253,18 +267,27 @@ def _client_rows(
     owner: torch.Tensor,
     update: ClientUpdate,
     server_round: int,
+    evaluate: bool = True,
 ) -> pd.DataFrame:
-    """Per-client figures of one round: local training, and the global model."""
+    """Per-client figures of one round: local training, and the global model.
+
+    The global model's figures on each client's rows come from one forward
+    pass over the pooled training rows; blank when ``evaluate`` is false.
+    """
     n_clients = len(federation.clients)
-    model.eval()
-    with torch.no_grad():
-        logits = model(pool_features)
-        losses = F.cross_entropy(logits, pool_labels, reduction="none")
-        hits = (logits.argmax(dim=1) == pool_labels).double()
-    counts = torch.bincount(owner, minlength=n_clients).double().clamp(min=1)
-    zeros = torch.zeros(n_clients, dtype=torch.float64, device=owner.device)
-    global_loss = (zeros.index_add(0, owner, losses.double()) / counts).cpu()
-    global_accuracy = (zeros.index_add(0, owner, hits) / counts).cpu()
+    global_loss = np.full(n_clients, np.nan)
+    global_accuracy = np.full(n_clients, np.nan)
+    if evaluate:
+        model.eval()
+        with torch.inference_mode():
+            logits = model(pool_features)
+            losses = F.cross_entropy(logits, pool_labels, reduction="none")
+            hits = (logits.argmax(dim=1) == pool_labels).double()
+            counts = torch.bincount(owner, minlength=n_clients).double().clamp(min=1)
+            zeros = torch.zeros(n_clients, dtype=torch.float64, device=owner.device)
+            global_loss = (zeros.index_add(0, owner, losses.double()) / counts).cpu()
+            global_accuracy = (zeros.index_add(0, owner, hits) / counts).cpu()
+            global_loss, global_accuracy = global_loss.numpy(), global_accuracy.numpy()
 
     # Local figures exist only for the clients selected this round.
     train_loss = np.full(n_clients, np.nan)
@@ -279,8 +302,8 @@ def _client_rows(
             "n_samples": [client.n_samples for client in federation.clients],
             "train_loss": train_loss,
             "train_accuracy": train_accuracy,
-            "global_loss": global_loss.numpy(),
-            "global_accuracy": global_accuracy.numpy(),
+            "global_loss": global_loss,
+            "global_accuracy": global_accuracy,
         },
         columns=CLIENT_COLUMNS,
     )
