@@ -159,3 +159,30 @@ def test_failed_run_still_brings_everything_down(image, tmp_path):
     with pytest.raises(EngineError, match="run stopped after round 1"):
         engine.run(config, _federation())
     assert _labelled(client) == []
+
+
+@pytest.fixture()
+def swarm_manager():
+    """This engine as a one-node swarm on 127.0.0.1, left again afterwards."""
+    client = _client()
+    joined_here = client.info()["Swarm"]["LocalNodeState"] == "inactive"
+    had_gateway = bool(client.networks.list(names=["docker_gwbridge"]))
+    if joined_here:
+        client.swarm.init(advertise_addr="127.0.0.1", listen_addr="127.0.0.1:2377")
+    yield client
+    if joined_here:
+        client.swarm.leave(force=True)
+    if not had_gateway:  # the bridge swarm creates for its containers
+        for network in client.networks.list(names=["docker_gwbridge"]):
+            network.remove()
+
+
+def test_swarm_deploys_the_same_run_as_a_stack(image, tmp_path, swarm_manager):
+    federation = _federation()
+    config = _config(tmp_path, image, swarm=True)
+    result = engine.run(config, federation)
+    assert list(result.history["round"]) == [1, 2]
+    assert result.info["swarm"] is True
+    label = {"label": f"{compose.RUN_LABEL}={result.info['run_id']}"}
+    assert swarm_manager.services.list(filters=label) == []
+    assert swarm_manager.containers.list(all=True, filters=label) == []
