@@ -17,18 +17,21 @@ Usage::
     python benchmarks/scale.py --clients 2,10,100,1000 --epochs 5 \
         --out data/metrics/scale_benchmark.json
 
-Prints one table and writes the same figures as JSON: wall seconds of training
-(data generation and preprocessing excluded), peak resident memory of the
-process during the phase (Linux ``VmHWM``, reset before each phase), the
-federated/centralized ratios of both and the final held-out accuracy of each.
-The targets are judged on CPU seconds, which a busy shared machine disturbs
-far less than wall seconds.
+Prints one table and writes the same figures as JSON: wall and CPU seconds
+of training (data generation and preprocessing excluded), peak resident memory
+of the process during the phase (Linux ``VmHWM``, reset before each phase),
+the federated/centralized ratios of both and the final held-out accuracy of
+each. Both sides run on the same number of torch threads (all cores unless
+``--threads`` says otherwise). The time targets are judged on the wall ratio;
+the CPU ratio is printed beside it because other processes on a shared
+machine stretch wall seconds. Where a target is missed the row says why.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 import platform
 import resource
 import time
@@ -174,7 +177,15 @@ def measure(train, *args) -> tuple[object, float, float, int]:
 @click.option("--n_genes", default=1000, show_default=True)
 @click.option("--seed", default=0, show_default=True)
 @click.option(
-    "--threads", default=0, show_default=True, help="Torch threads; 0 = default."
+    "--threads", default=0, show_default=True, help="Torch threads; 0 = all cores."
+)
+@click.option(
+    "--client_eval",
+    type=click.Choice(["every", "last"]),
+    default="every",
+    show_default=True,
+    help="Rounds after which FedAvg evaluates the global model on every "
+    "client's own rows (hrc train: every).",
 )
 @click.option(
     "--out",
@@ -190,12 +201,13 @@ def main(
     n_genes: int,
     seed: int,
     threads: int,
+    client_eval: str,
     out: Path,
 ) -> None:
     """Time centralized training and FedAvg at equal sample-epochs."""
     log.configure(0)
-    if threads > 0:
-        torch.set_num_threads(threads)
+    threads = threads if threads > 0 else os.cpu_count() or 1
+    torch.set_num_threads(threads)
     client_counts = [int(c) for c in clients.split(",") if c.strip()]
 
     # Data, outside every timed phase
@@ -224,7 +236,7 @@ def main(
         ClientData(c.name, c.features[:256], c.labels[:256]) for c in small.clients
     ]
     train_centralized(small, warm)
-    train_federated(small, warm)
+    train_federated(small, warm, client_eval=client_eval)
 
     # Centralized reference: the pooled training set as one client
     pooled, _ = federation_of(cohort, 1, seed)
@@ -242,6 +254,7 @@ def main(
             "ratio": 1.0,
             "cpu_ratio": 1.0,
             "accuracy": float(central.metrics["accuracy"]),
+            "optimizer_steps": -(-len(cohort.train_labels) // batch_size) * epochs,
         }
     ]
     click.echo(f"centralized: {central_s:.1f} s ({central_cpu:.1f} s CPU)")
@@ -249,7 +262,10 @@ def main(
     # FedAvg at each federation size
     for n_clients in client_counts:
         federation, how = federation_of(cohort, n_clients, seed)
-        result, seconds, cpu, peak = measure(train_federated, federation, config)
+        result, seconds, cpu, peak = measure(
+            lambda f: train_federated(f, config, client_eval=client_eval), federation
+        )
+        sizes = np.array([c.n_samples for c in federation.clients])
         rows.append(
             {
                 "run": "fedavg",
@@ -261,6 +277,8 @@ def main(
                 "ratio": seconds / central_s,
                 "cpu_ratio": cpu / central_cpu,
                 "accuracy": float(result.metrics["accuracy"]),
+                "optimizer_steps": int(-(-sizes // batch_size).sum()) * epochs,
+                "steps_per_client_round": float(np.mean(-(-sizes // batch_size))),
             }
         )
         click.echo(f"fedavg {n_clients}: {seconds:.1f} s ({cpu:.1f} s CPU), {how}")
@@ -272,7 +290,7 @@ def main(
         "command": "python benchmarks/scale.py "
         f"--clients {clients} --epochs {epochs} --batch_size {batch_size} "
         f"--n_samples {n_samples} --n_genes {n_genes} --seed {seed} "
-        f"--threads {threads}",
+        f"--threads {threads} --client_eval {client_eval}",
         "machine": {
             "python": platform.python_version(),
             "torch": torch.__version__,
@@ -287,32 +305,65 @@ def main(
 
 
 def render(rows: list[dict], central_accuracy: float) -> str:
-    """A plain-text table with a target verdict per row."""
+    """A plain-text table, then a verdict per target and the reason of a miss."""
     header = (
         f"{'run':<12}{'clients':>8}{'wall s':>9}{'ratio':>7}{'CPU s':>9}"
-        f"{'ratio':>7}{'peak GB':>9}{'accuracy':>10}  targets (on CPU ratio)"
+        f"{'ratio':>7}{'peak GB':>9}{'accuracy':>10}"
     )
     lines = [header, "-" * len(header)]
     for row in rows:
-        verdict = []
-        if row["run"] != "centralized":
-            limit = TARGET_RATIO.get(row["clients"], 1.5)
-            gap = central_accuracy - row["accuracy"]
-            ok_time = row["cpu_ratio"] <= limit
-            verdict.append(f"ratio<={limit}: {'ok' if ok_time else 'MISS'}")
-            verdict.append(
-                f"acc gap {gap * 100:+.2f} pt: "
-                f"{'ok' if gap <= TARGET_ACCURACY_GAP else 'MISS'}"
-            )
-        ok_memory = row["peak_rss_gb"] <= TARGET_PEAK_GB
-        verdict.append(f"mem: {'ok' if ok_memory else 'MISS'}")
         lines.append(
             f"{row['run']:<12}{row['clients']:>8}{row['seconds']:>9.1f}"
             f"{row['ratio']:>7.2f}{row['cpu_seconds']:>9.1f}{row['cpu_ratio']:>7.2f}"
-            f"{row['peak_rss_gb']:>9.2f}"
-            f"{row['accuracy']:>10.4f}  {', '.join(verdict)}"
+            f"{row['peak_rss_gb']:>9.2f}{row['accuracy']:>10.4f}"
         )
+    lines.append("")
+    central = rows[0]
+    for row in rows:
+        lines.extend(verdicts(row, central, central_accuracy))
     return "\n".join(lines)
+
+
+def verdicts(row: dict, central: dict, central_accuracy: float) -> list[str]:
+    """One line per target of ``row``: ok, or MISS with the figure and reason."""
+    label = f"{row['run']} {row['clients']}"
+    lines = []
+    if row["peak_rss_gb"] > TARGET_PEAK_GB:
+        lines.append(f"{label}: peak {row['peak_rss_gb']:.2f} GB > 8 GB: MISS")
+    if row["run"] == "centralized":
+        return lines
+
+    # Time: the optimizer touches every weight once per local step, so more
+    # steps per sample-epoch than centralized is work no engine can skip.
+    limit = TARGET_RATIO.get(row["clients"], 1.5)
+    steps = row["optimizer_steps"] / central["optimizer_steps"]
+    status = "ok" if row["ratio"] <= limit else "MISS"
+    reason = ""
+    if status == "MISS":
+        reason = (
+            f"; {steps:.2f}x the optimizer steps of centralized "
+            f"({row['steps_per_client_round']:.1f} per client and round, each "
+            "over all weights), plus one evaluation pass over the training rows "
+            "per round evaluated"
+        )
+    lines.append(
+        f"{label}: wall ratio {row['ratio']:.2f} (CPU {row['cpu_ratio']:.2f}) "
+        f"<= {limit}: {status}{reason}"
+    )
+
+    # Accuracy: FedAvg with few local steps per round is under-trained.
+    gap = central_accuracy - row["accuracy"]
+    status = "ok" if gap <= TARGET_ACCURACY_GAP else "MISS"
+    reason = ""
+    if status == "MISS":
+        reason = (
+            f"; FedAvg averages {row['steps_per_client_round']:.1f} local steps "
+            f"per client per round: {row['optimizer_steps'] // row['clients']} "
+            f"steps per client in all, centralized took "
+            f"{central['optimizer_steps']}"
+        )
+    lines.append(f"{label}: accuracy gap {gap * 100:+.2f} pt <= 1: {status}{reason}")
+    return lines
 
 
 if __name__ == "__main__":
