@@ -90,16 +90,16 @@ def write_job(
     from hrc.training import federated
 
     # The model's start: fresh, or the last kept global model.
-    model = flare._build_model(config, federation)
+    model = flare.model_for(config, federation)
     names = [name for name, _ in model.named_parameters()]
     start_round, params = 1, federated.initial_params(federation, config)
     if config.resume:
-        start_round, params = flare._load_resume(root, names)
+        start_round, params = flare.load_resume(root, names)
 
     # The job: the strategy on the network, local training on the nodes.
     spec = {
         "strategy": config.strategy,
-        "strategy_options": flare._strategy_options(config),
+        "strategy_options": flare.strategy_options(config),
         "nodes": [client.name for client in federation.clients],
         "n_rounds": config.n_epochs,
         "start_round": start_round,
@@ -111,7 +111,7 @@ def write_job(
         ),
     }
     local_options = {
-        key: flare._jsonable(getattr(config, key)) for key in protocol.LOCAL_OPTIONS
+        key: flare.jsonable(getattr(config, key)) for key in protocol.LOCAL_OPTIONS
     }
     job_dir = job.write_train_job(
         root / "jobs", spec, protocol.params_to_arrays(names, params), list(tags),
@@ -161,7 +161,7 @@ def train_on_network(
         logger.info("network and %d nodes up in %.1f s", len(nodes), startup_seconds)
         job_id = admin.submit_job(session, prepared.job_dir)
         result_dir = kits.server / job_id / protocol.RESULT_DIR
-        status, round_seconds = flare._follow(
+        status, round_seconds = flare.follow_job(
             session, job_id, result_dir, root, config, group, prepared.names
         )
     finally:
@@ -177,7 +177,7 @@ def train_on_network(
             f"run stopped after round {last}: {reasons}; the last global model is "
             f"kept in {root / flare.RESUME_FILE}; run again with --resume"
         )
-    return flare._collect(
+    return flare.collect_result(
         config, federation, prepared.model, prepared.names, result_dir, status,
         prepared.start_round,
         {

@@ -92,11 +92,11 @@ def run(config: TrainConfig, federation: Federation) -> RunResult:
     started = time.perf_counter()
 
     # Initial global model, or the last one saved when resuming.
-    model = _build_model(config, federation)
+    model = model_for(config, federation)
     names = [name for name, _ in model.named_parameters()]
     start_round, params = 1, federated.initial_params(federation, config)
     if config.resume:
-        start_round, params = _load_resume(root, names)
+        start_round, params = load_resume(root, names)
 
     # Kits for the network and the nodes; each node's shard in its own folder.
     kits = workspace.provision(root, nodes, config.grid_address, config.grid_port)
@@ -113,7 +113,7 @@ def run(config: TrainConfig, federation: Federation) -> RunResult:
     # The job: the strategy on the network, local training on the nodes.
     spec = {
         "strategy": config.strategy,
-        "strategy_options": _strategy_options(config),
+        "strategy_options": strategy_options(config),
         "nodes": nodes,
         "n_rounds": config.n_epochs,
         "start_round": start_round,
@@ -123,7 +123,7 @@ def run(config: TrainConfig, federation: Federation) -> RunResult:
         "round_timeout": int(config.extra.get("round_timeout", DEFAULT_ROUND_TIMEOUT)),
     }
     local_options = {
-        key: _jsonable(getattr(config, key)) for key in protocol.LOCAL_OPTIONS
+        key: jsonable(getattr(config, key)) for key in protocol.LOCAL_OPTIONS
     }
     job_dir = job.write_train_job(
         root / "jobs",
@@ -148,7 +148,7 @@ def run(config: TrainConfig, federation: Federation) -> RunResult:
             )
             job_id = admin.submit_job(session, job_dir)
             result_dir = kits.server / job_id / protocol.RESULT_DIR
-            status, round_seconds = _follow(
+            status, round_seconds = follow_job(
                 session, job_id, result_dir, root, config, group, names
             )
         finally:
@@ -174,7 +174,7 @@ def run(config: TrainConfig, federation: Federation) -> RunResult:
             f"{config.min_clients} nodes left (lost: {lost}); the last global model "
             f"is kept in {root / RESUME_FILE}; run again with --resume to continue"
         )
-    return _collect(
+    return collect_result(
         config, federation, model, names, result_dir, status, start_round,
         {
             "startup_seconds": startup_seconds,
@@ -186,7 +186,7 @@ def run(config: TrainConfig, federation: Federation) -> RunResult:
     )  # fmt: skip
 
 
-def _follow(session, job_id, result_dir, root, config, group, names):
+def follow_job(session, job_id, result_dir, root, config, group, names):
     """Log each round as it ends; return the job's status record and round times."""
     seen_rounds: set[int] = set()
     round_seconds: list[float] = []
@@ -256,7 +256,7 @@ def _keep_for_resume(result_dir: Path, root: Path, server_round: int) -> None:
     (root / RESUME_RECORD).write_text(json.dumps({"round": server_round}) + "\n")
 
 
-def _load_resume(root: Path, names: list[str]) -> tuple[int, list[torch.Tensor]]:
+def load_resume(root: Path, names: list[str]) -> tuple[int, list[torch.Tensor]]:
     """Return the round to start from and the kept global model."""
     record, arrays = root / RESUME_RECORD, root / RESUME_FILE
     if not record.is_file() or not arrays.is_file():
@@ -270,7 +270,9 @@ def _load_resume(root: Path, names: list[str]) -> tuple[int, list[torch.Tensor]]
     return last + 1, params
 
 
-def _collect(config, federation, model, names, result_dir, status, start_round, info):
+def collect_result(
+    config, federation, model, names, result_dir, status, start_round, info
+):
     """Evaluate each round's global model and build the :class:`RunResult`."""
     from hrc.models import set_params
     from hrc.training.centralized import CLIENT_COLUMNS, HISTORY_COLUMNS, evaluate_model
@@ -361,7 +363,7 @@ def _client_frame(model, federation, replies, server_round) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=CLIENT_COLUMNS)
 
 
-def _build_model(config: TrainConfig, federation: Federation):
+def model_for(config: TrainConfig, federation: Federation):
     from hrc.models import build_model
 
     return build_model(
@@ -373,7 +375,7 @@ def _build_model(config: TrainConfig, federation: Federation):
     )
 
 
-def _strategy_options(config: TrainConfig) -> dict:
+def strategy_options(config: TrainConfig) -> dict:
     """The options :func:`hrc.training.federated.make_strategy` passes on."""
     return {
         "mu": config.mu,
@@ -387,5 +389,5 @@ def _strategy_options(config: TrainConfig) -> dict:
     }
 
 
-def _jsonable(value):
+def jsonable(value):
     return list(value) if isinstance(value, tuple) else value
