@@ -70,6 +70,7 @@ class TrainConfig:
     beta2: float = 0.99
     tau: float = 1e-3
     engine: str = "inprocess"
+    client_eval: str = "every"  # global model on each client's data: every|last
 
     # Nodes and deployment (2020 options kept)
     swarm: bool = False

@@ -264,6 +264,16 @@ _OPTIONS: list[tuple[tuple[str, ...], dict[str, Any]]] = [
         ),
     ),
     (
+        ("--client_eval",),
+        dict(
+            type=click.Choice(["every", "last"]),
+            default=_DEFAULTS.client_eval,
+            show_default=True,
+            help="Rounds after which the global model is scored on each "
+            "client's own data (per-client metrics).",
+        ),
+    ),
+    (
         ("--mu",),
         dict(
             type=float,

@@ -43,19 +43,29 @@ Callback = Callable[[int, dict], None]
 CLIENT_EVAL = ("every", "last")
 
 
+def strategy_options(config: TrainConfig) -> dict:
+    """Return the strategy options of ``config`` as keyword arguments.
+
+    Every engine builds its strategy from these, so the in-process run and a
+    run on nodes aggregate with the same settings.
+    """
+    return {
+        "mu": config.mu,
+        "fraction_fit": config.fraction_fit,
+        "min_clients": config.min_clients,
+        "eta": config.eta,
+        "beta1": config.beta1,
+        "beta2": config.beta2,
+        "tau": config.tau,
+        "lr": config.lr,
+        "optimizer": config.optimizer,
+        "seed": config.seed,
+    }
+
+
 def make_strategy(config: TrainConfig) -> Strategy:
     """Build the strategy named by ``config.strategy`` with the run's options."""
-    return strategies.create(
-        config.strategy,
-        mu=config.mu,
-        fraction_fit=config.fraction_fit,
-        min_clients=config.min_clients,
-        eta=config.eta,
-        beta1=config.beta1,
-        beta2=config.beta2,
-        tau=config.tau,
-        seed=config.seed,
-    )
+    return strategies.create(config.strategy, **strategy_options(config))
 
 
 def initial_params(federation: Federation, config: TrainConfig) -> Params:
@@ -76,7 +86,7 @@ def train_federated(
     config: TrainConfig,
     strategy: Strategy | None = None,
     on_round: Callback | None = None,
-    client_eval: str = "every",
+    client_eval: str | None = None,
 ) -> RunResult:
     """Run ``config.n_epochs`` federated rounds in this process.
 
@@ -91,7 +101,7 @@ def train_federated(
     on_round : callable, optional
         Called as ``on_round(round, row)`` after every round with the history
         row.
-    client_eval : {"every", "last"}
+    client_eval : {"every", "last"}, optional
         Rounds after which the global model is evaluated on each client's
         own training rows (``global_loss``, ``global_accuracy`` of the
         per-client figures; blank in the other rounds). The evaluation is a
@@ -105,6 +115,8 @@ def train_federated(
         of every round and the final global weights.
     """
     settings = LocalSettings.from_config(config)
+    if client_eval is None:
+        client_eval = config.client_eval
     if client_eval not in CLIENT_EVAL:
         raise choice_error("--client_eval", client_eval, CLIENT_EVAL)
     strategy = strategy or make_strategy(config)

@@ -200,7 +200,9 @@ def train(
             )
         return train_centralized(federation, config, on_epoch=on_round)
     if config.engine == "inprocess":
-        return train_federated(federation, config, on_round=on_round)
+        return train_federated(
+            federation, config, on_round=on_round, client_eval=config.client_eval
+        )
 
     # Node engines live in their own modules, written against the same types.
     try:

@@ -28,6 +28,7 @@ from hrc.engines.nvflare import admin, job, protocol, services, workspace
 from hrc.errors import EngineError, UsageError
 from hrc.nodes.processes import ProcessGroup, check_port_free
 from hrc.nodes.registry import DatasetRegistry, write_shard
+from hrc.training.federated import strategy_options
 from hrc.training.types import Federation, RunResult
 
 logger = logging.getLogger(__name__)
@@ -373,20 +374,6 @@ def model_for(config: TrainConfig, federation: Federation):
         config.hidden,
         config.dropout,
     )
-
-
-def strategy_options(config: TrainConfig) -> dict:
-    """The options :func:`hrc.training.federated.make_strategy` passes on."""
-    return {
-        "mu": config.mu,
-        "fraction_fit": config.fraction_fit,
-        "min_clients": config.min_clients,
-        "eta": config.eta,
-        "beta1": config.beta1,
-        "beta2": config.beta2,
-        "tau": config.tau,
-        "seed": config.seed,
-    }
 
 
 def jsonable(value):
