@@ -169,3 +169,17 @@ def test_split_leaving_a_client_without_enough_samples(initializer, cohort):
         "Error: --alpha: 0.01 left a client with fewer than 10 samples in 11 "
         "draws; raise --alpha or lower --no_of_clients\n"
     )
+
+
+def test_missing_data_file_names_the_option(initializer, cohort, tmp_path):
+    missing = tmp_path / "absent.parquet"
+    outputs = ["--metrics_path", str(tmp_path / "metrics")]
+    outputs += ["--model_save_path", str(tmp_path / "models")]
+    result = _invoke(initializer, [cohort[0], str(missing), *cohort[2:], *outputs])
+    assert result.exit_code == 1
+    assert result.output.splitlines()[-1] == (
+        f"Error: --samples_path: file not found: {missing}; give the prepared "
+        "pair made by 'hrc data synth' or 'hrc data import-gtex'"
+    )
+    assert not (tmp_path / "metrics").exists()
+    assert not (tmp_path / "models").exists()

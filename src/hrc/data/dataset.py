@@ -125,9 +125,15 @@ def load_prepared(
         If a file is missing, unreadable, or the two files share no sample.
     """
     samples_path, expressions_path = Path(samples_path), Path(expressions_path)
-    for path in (samples_path, expressions_path):
+    for option, path in (
+        ("--samples_path", samples_path),
+        ("--expressions_path", expressions_path),
+    ):
         if not path.is_file():
-            raise DataError(f"file not found: {path}")
+            raise DataError(
+                f"{option}: file not found: {path}; give the prepared pair made "
+                "by 'hrc data synth' or 'hrc data import-gtex'"
+            )
     try:
         samples = pd.read_parquet(samples_path)
         table = pq.read_table(expressions_path)
