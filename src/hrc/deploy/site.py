@@ -255,7 +255,7 @@ def _read_json(path: Path) -> dict:
     return json.loads(path.read_text())
 
 
-@click.command()
+@click.command("site")
 @click.argument("role", type=click.Choice(ROLES))
 @click.option(
     "--kit",

@@ -117,7 +117,7 @@ def _open_session(admin, kit: Path, timeout: float):
             time.sleep(1.0)
 
 
-@click.command()
+@click.command("submit")
 @click.option(
     "--kit",
     type=click.Path(exists=True, file_okay=False, path_type=Path),

@@ -79,28 +79,78 @@ def write_job(
 ) -> tuple[Path, object, list[str], int]:
     """Write the HRC job (strategy, rounds, start model) under ``root/jobs``.
 
+    The job of a local federation; :func:`write_job_for` writes it from the
+    model's shape and the node names alone.
+
     Returns
     -------
     tuple
         The job folder, the model, its parameter names and the first round
         (after the kept global model with ``config.resume``).
     """
+    nodes = [client.name for client in federation.clients]
+    return write_job_for(
+        config, root / "jobs", tags, federation.n_features, federation.n_classes,
+        nodes, resume_root=root,
+    )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class _ModelShape:
+    """What the model builders read from a federation: its input and output size."""
+
+    n_features: int
+    n_classes: int
+
+
+def write_job_for(
+    config: TrainConfig,
+    job_root: Path,
+    tags: tuple[str, ...],
+    n_features: int,
+    n_classes: int,
+    nodes: list[str],
+    resume_root: Path | None = None,
+) -> tuple[Path, object, list[str], int]:
+    """Write the HRC job for ``nodes`` without their data.
+
+    Parameters
+    ----------
+    config : TrainConfig
+        Strategy, rounds, model and local-training options.
+    job_root : Path
+        Parent folder; the job is written to ``job_root/hrc_train``.
+    tags : tuple of str
+        Tags selecting each node's training shard.
+    n_features, n_classes : int
+        The model's input and output size (the shards' columns and classes).
+    nodes : list of str
+        The node names, as in their kits.
+    resume_root : Path, optional
+        Folder holding the kept global model, read with ``config.resume``.
+
+    Returns
+    -------
+    tuple
+        The job folder, the model, its parameter names and the first round.
+    """
     from hrc.engines.nvflare import engine as flare
     from hrc.engines.nvflare import job, protocol
     from hrc.training import federated
 
     # The model's start: fresh, or the last kept global model.
-    model = flare.model_for(config, federation)
+    shape = _ModelShape(int(n_features), int(n_classes))
+    model = flare.model_for(config, shape)
     names = [name for name, _ in model.named_parameters()]
-    start_round, params = 1, federated.initial_params(federation, config)
+    start_round, params = 1, federated.initial_params(shape, config)
     if config.resume:
-        start_round, params = flare.load_resume(root, names)
+        start_round, params = flare.load_resume(resume_root or job_root, names)
 
     # The job: the strategy on the network, local training on the nodes.
     spec = {
         "strategy": config.strategy,
         "strategy_options": flare.strategy_options(config),
-        "nodes": [client.name for client in federation.clients],
+        "nodes": list(nodes),
         "n_rounds": config.n_epochs,
         "start_round": start_round,
         "min_clients": config.min_clients,
@@ -114,7 +164,7 @@ def write_job(
         key: flare.jsonable(getattr(config, key)) for key in protocol.LOCAL_OPTIONS
     }
     job_dir = job.write_train_job(
-        root / "jobs", spec, protocol.params_to_arrays(names, params), list(tags),
+        job_root, spec, protocol.params_to_arrays(names, params), list(tags),
         local_options,
     )  # fmt: skip
     return job_dir, model, names, start_round
