@@ -8,10 +8,16 @@ docs/deploy.md for several machines, with the site processes started directly
 instead of in containers:
 
 1. ``hrc deploy provision --network 198.18.0.1`` makes the kits (mutual TLS);
-2. the network: ``python -m hrc.deploy.site network --kit kits/server``;
-3. each hospital: ``hrc node dataset add`` then ``NETWORK=198.18.0.1:PORT
-   python -m hrc.deploy.site node --kit kits/hN --data ...``;
-4. the researcher: ``python -m hrc.deploy.submit --kit kits/admin@hrc.local``.
+2. each hospital: ``hrc node summarize`` of its own prepared pair;
+3. the researcher: ``hrc deploy plan --summary h1.json --summary h2.json``
+   fits the shared preprocessor and writes the job;
+4. each hospital: ``hrc node shard --plan preprocessor.json`` and
+   ``hrc node dataset add``;
+5. the network: ``hrc deploy site network --kit kits/server``;
+6. each hospital: ``NETWORK=198.18.0.1:PORT hrc deploy site node --kit
+   kits/hN --data ...``;
+7. the researcher: ``hrc deploy submit --kit kits/admin@hrc.local --job
+   plan/job/hrc_train``.
 
 A third node, h3, trusts the project's root CA (a public certificate anyone
 may hold) but its own certificate comes from another provisioning: the
@@ -31,12 +37,11 @@ import time
 from pathlib import Path
 
 import pytest
-import torch
 from click.testing import CliRunner
 
 from hrc.cli import cli
-from hrc.config import TrainConfig
-from hrc.training.types import ClientData, Federation
+from hrc.data.dataset import write_prepared
+from hrc.data.synth import generate_cohort
 
 pytest.importorskip("nvflare")
 
@@ -135,17 +140,33 @@ class Sites:
                 os.killpg(process.pid, signal.SIGKILL)
 
 
-def _federation() -> Federation:
-    """Three classes from the signs of two features; 60 and 45 samples."""
-    generator = torch.Generator().manual_seed(0)
+def _write_hospitals(root: Path) -> None:
+    """Two hospitals' prepared pairs: a small cohort's donors dealt in halves."""
+    cohort = generate_cohort(n_samples=120, n_genes=40, seed=0)
+    donors = sorted(cohort.samples["Donor"].unique())
+    halves = {"h1": donors[: len(donors) // 2], "h2": donors[len(donors) // 2 :]}
+    for name, held in halves.items():
+        rows = cohort.samples["Donor"].isin(held).to_numpy()
+        write_prepared(
+            root / name,
+            cohort.samples[rows].reset_index(drop=True),
+            cohort.expression[rows],
+            cohort.gene_ids,
+        )
 
-    def draw(n: int) -> tuple[torch.Tensor, torch.Tensor]:
-        x = torch.randn(n, 12, generator=generator)
-        return x, (x[:, 0] > 0).long() + (x[:, 1] > 0).long()
 
-    clients = [ClientData(f"h{i + 1}", *draw(60 - 15 * i)) for i in range(2)]
-    test_x, test_y = draw(30)
-    return Federation(clients, test_x, test_y, ["low", "mid", "high"])
+def _hrc(*arguments: object) -> str:
+    """Run an ``hrc`` command in this process; return its last output line."""
+    result = CliRunner().invoke(cli, [str(a) for a in arguments])
+    assert result.exit_code == 0, result.output
+    return result.stdout.strip().splitlines()[-1]
+
+
+def _pair(folder: Path) -> list[str]:
+    return [
+        "--samples_path", str(folder / "v8_samples.parquet"),
+        "--expressions_path", str(folder / "v8_expressions.parquet"),
+    ]  # fmt: skip
 
 
 def _provision(output: Path, nodes: list[str]) -> None:
@@ -160,12 +181,9 @@ def _provision(output: Path, nodes: list[str]) -> None:
 @pytest.fixture(scope="module")
 def deployment(tmp_path_factory):
     """Network, h1 and h2 in namespaces; an intruder h3 with a foreign kit."""
-    from hrc.engines.docker.steps import write_job
-    from hrc.nodes.registry import write_shard
-
     _require_netns()
     root = tmp_path_factory.mktemp("netns")
-    python = sys.executable
+    hrc = [sys.executable, "-m", "hrc"]
     namespaces, sites = Namespaces(f"hrc{os.getpid() % 100000}"), Sites()
     try:
         # 1. Kits; the intruder's own key and certificate come from another
@@ -177,6 +195,55 @@ def deployment(tmp_path_factory):
             root / "foreign" / "h3" / "startup" / "rootCA.pem",
         )
 
+        # 2. Each hospital summarises its own data.
+        _write_hospitals(root / "hospital")
+        for name in ("h1", "h2"):
+            _hrc(
+                "node", "summarize", *_pair(root / "hospital" / name),
+                "--label", "sex", "--out", root / "summaries" / f"{name}.json",
+            )  # fmt: skip
+
+        # 3. The researcher plans: the shared preprocessor and the job.
+        plan = json.loads(
+            _hrc(
+                "deploy",
+                "plan",
+                "--summary",
+                root / "summaries" / "h1.json",
+                "--summary",
+                root / "summaries" / "h2.json",
+                "--label",
+                "sex",
+                "--n_genes",
+                "12",
+                "--hidden",
+                "8",
+                "--dropout",
+                "0.0",
+                "--n_epochs",
+                "2",
+                "--batch_size",
+                "16",
+                "--tags",
+                ",".join(TAGS),
+                "--out",
+                root / "plan",
+                "--json",
+            )  # fmt: skip
+        )
+
+        # 4. Each hospital writes its shard from the plan and registers it.
+        for name in ("h1", "h2"):
+            shard = root / "data" / name / "shard.npz"
+            _hrc(
+                "node", "shard", *_pair(root / "hospital" / name),
+                "--plan", plan["preprocessor"], "--out", shard,
+            )  # fmt: skip
+            _hrc(
+                "node", "dataset", "add", shard, "--name", "gtex_shard",
+                "--tags", " ".join(TAGS), "--node_dir", root / "data" / name,
+            )  # fmt: skip
+
         # Hosts: the network, two hospitals, the intruder.
         net = namespaces.add_network()
         hosts = {
@@ -184,45 +251,30 @@ def deployment(tmp_path_factory):
             for index, name in enumerate(["h1", "h2", "h3"], start=1)
         }
 
-        # 2. The network.
+        # 5. The network.
         sites.start(
             "network", net,
-            [python, "-m", "hrc.deploy.site", "network",
+            [*hrc, "deploy", "site", "network",
              "--kit", str(root / "kits" / "server"), "--workspace", str(root / "net")],
             root / "network.log",
         )  # fmt: skip
 
-        # 3. Each hospital: register its data, start its node.
-        federation = _federation()
-        for client in federation.clients:
-            data = root / "data" / client.name
-            shard = write_shard(data / "shard.npz", client.features, client.labels)
-            added = CliRunner().invoke(
-                cli,
-                ["node", "dataset", "add", str(shard), "--name", "gtex_shard",
-                 "--tags", " ".join(TAGS), "--node_dir", str(data)],
-            )  # fmt: skip
-            assert added.exit_code == 0, added.output
+        # 6. Each hospital starts its node; the intruder tries too.
         for name, kits in (("h1", "kits"), ("h2", "kits"), ("h3", "foreign")):
             sites.start(
                 name, hosts[name],
-                [python, "-m", "hrc.deploy.site", "node",
+                [*hrc, "deploy", "site", "node",
                  "--kit", str(root / kits / name), "--workspace", str(root / name),
                  "--data", str(root / "data" / name)],
                 root / f"{name}.log",
                 env={"NETWORK": f"{NETWORK_ADDRESS}:{PORT}"},
             )  # fmt: skip
 
-        # 4. The researcher, on the network's host, submits a two-round job.
-        config = TrainConfig(
-            train_type="decentralized", n_epochs=2, hidden=(8,), batch_size=16,
-            dropout=0.0, tags=TAGS,
-        )  # fmt: skip
-        job_dir, *_ = write_job(config, federation, root / "researcher", TAGS)
+        # 7. The researcher, on the network's host, submits the two-round job.
         submitted = subprocess.run(
-            ["ip", "netns", "exec", net, python, "-m", "hrc.deploy.submit",
+            ["ip", "netns", "exec", net, *hrc, "deploy", "submit",
              "--kit", str(root / "kits" / "admin@hrc.local"),
-             "--network", f"127.0.0.1:{PORT}", "--job", str(job_dir),
+             "--network", f"127.0.0.1:{PORT}", "--job", plan["job"],
              "--node", "h1", "--node", "h2", "--workspace", str(root / "admin"),
              "--result", str(root / "result"), "--timeout", "240"],
             capture_output=True, text=True, timeout=600,
