@@ -156,7 +156,10 @@ def test_failed_run_still_brings_everything_down(image, tmp_path):
         n_epochs=3,
         extra={"kill_node": {"node": "h2", "after_round": 1}, "round_timeout": 30},
     )
-    with pytest.raises(EngineError, match="run stopped after round 1"):
+    # h2 is killed once round 1 ends; depending on how soon the network
+    # notices, round 2 may still complete before the run stops.
+    stopped = r"run stopped after round [12]: fewer than --min_clients"
+    with pytest.raises(EngineError, match=stopped):
         engine.run(config, _federation())
     assert _labelled(client) == []
 
