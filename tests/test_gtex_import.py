@@ -312,7 +312,8 @@ def test_custom_gene_list_without_ids_column(files, tmp_path):
     )  # fmt: skip
     assert result.exit_code == 1
     assert error_line(result) == (
-        f"Error: --custom_gene_path: {genes} lacks column(s) ids; expected ids\n"
+        f"Error: --custom_gene_path: {genes} has no 'ids' column (columns: gene); "
+        "put one Ensembl id per row under 'ids'\n"
     )
 
 

@@ -33,6 +33,7 @@ from hrc.data.dataset import write_prepared
 from hrc.data.gct import read_gct, read_gct_header
 from hrc.data.tissues import DETAILED_TO_BROAD
 from hrc.errors import DataError, UsageError
+from hrc.preprocess import read_custom_genes
 
 logger = logging.getLogger(__name__)
 
@@ -341,22 +342,6 @@ def read_portal_samples(path: str | os.PathLike) -> pd.DataFrame:
         },
         index=pd.Index(table[PORTAL_ID].str.strip(), name=PORTAL_ID),
     )
-
-
-def read_custom_genes(path: str | os.PathLike) -> list[str]:
-    """Read the ``ids`` column of a custom gene CSV (Ensembl ids).
-
-    Raises
-    ------
-    DataError
-        If the file is missing, has no ``ids`` column, or lists no id.
-    """
-    table = _read_table(path, "--custom_gene_path", dtype=str)
-    _require_columns(table, ("ids",), path, "--custom_gene_path")
-    ids = [g.strip() for g in table["ids"].dropna() if g.strip()]
-    if not ids:
-        raise DataError(f"--custom_gene_path: {path} lists no gene id in column 'ids'")
-    return ids
 
 
 def _fill_death(
