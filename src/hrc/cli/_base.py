@@ -6,6 +6,7 @@ import functools
 import logging
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import click
@@ -80,4 +81,21 @@ def verbosity_option(func: Callable) -> Callable:
         expose_value=False,
         callback=_set_verbosity,
         help="Print debug messages.",
+    )(func)
+
+
+def node_data_options(func: Callable) -> Callable:
+    """Add the required ``--samples_path`` / ``--expressions_path`` pair of a
+    hospital's own prepared data (commands run by a data owner)."""
+    func = click.option(
+        "--expressions_path",
+        type=click.Path(path_type=Path),
+        required=True,
+        help="This hospital's prepared expression table (parquet).",
+    )(func)
+    return click.option(
+        "--samples_path",
+        type=click.Path(path_type=Path),
+        required=True,
+        help="This hospital's prepared samples table (parquet).",
     )(func)

@@ -7,22 +7,13 @@ from pathlib import Path
 
 import click
 
+from hrc.cli._base import node_data_options
+
 PARENT = "node"
 
 
 @click.command("shard")
-@click.option(
-    "--samples_path",
-    type=click.Path(path_type=Path),
-    required=True,
-    help="This hospital's prepared samples table (parquet).",
-)
-@click.option(
-    "--expressions_path",
-    type=click.Path(path_type=Path),
-    required=True,
-    help="This hospital's prepared expression table (parquet).",
-)
+@node_data_options
 @click.option(
     "--plan",
     "plan_path",

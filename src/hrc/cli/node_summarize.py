@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from hrc.cli._base import node_data_options
 from hrc.data.schema import LABELS
 from hrc.preprocess import COVARIATES
 
@@ -14,18 +15,7 @@ PARENT = "node"
 
 
 @click.command("summarize")
-@click.option(
-    "--samples_path",
-    type=click.Path(path_type=Path),
-    required=True,
-    help="This hospital's prepared samples table (parquet).",
-)
-@click.option(
-    "--expressions_path",
-    type=click.Path(path_type=Path),
-    required=True,
-    help="This hospital's prepared expression table (parquet).",
-)
+@node_data_options
 @click.option(
     "--label", type=click.Choice(list(LABELS)), required=True, help="What to predict."
 )
