@@ -12,53 +12,24 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import uuid
 from pathlib import Path
 
 import pytest
-import torch
 from click.testing import CliRunner
 
 from hrc.cli import cli
 from hrc.config import TrainConfig
-from hrc.training.types import ClientData, Federation
 
 docker = pytest.importorskip("docker")
 pytest.importorskip("nvflare")
 
+from docker_support import docker_client, free_port, tiny_federation  # noqa: E402
+
 pytestmark = pytest.mark.docker
 REPO = Path(__file__).resolve().parents[1]
 TAGS = "#X #gtex_v8 #dataset"
-
-
-def _client():
-    try:
-        client = docker.from_env(timeout=30)
-        client.ping()
-    except Exception:
-        pytest.skip("no Docker engine answers; .ci/docker-setup.sh starts one")
-    return client
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def _federation() -> Federation:
-    """Three classes from the signs of two features; 60 and 45 samples."""
-    generator = torch.Generator().manual_seed(0)
-
-    def draw(n: int) -> tuple[torch.Tensor, torch.Tensor]:
-        x = torch.randn(n, 12, generator=generator)
-        return x, (x[:, 0] > 0).long() + (x[:, 1] > 0).long()
-
-    clients = [ClientData(f"h{i + 1}", *draw(60 - 15 * i)) for i in range(2)]
-    test_x, test_y = draw(30)
-    return Federation(clients, test_x, test_y, ["low", "mid", "high"])
 
 
 @pytest.fixture(scope="module")
@@ -69,13 +40,13 @@ def deployment(tmp_path_factory):
     from hrc.engines.docker.steps import write_job
     from hrc.nodes.registry import write_shard
 
-    client = _client()
+    client = docker_client()
     built = subprocess.run(
         [str(REPO / "docker" / "build-image.sh")], capture_output=True, text=True
     )
     assert built.returncode == 0, built.stderr[-2000:]
     root = tmp_path_factory.mktemp("compose")
-    port, run_id = _free_port(), f"test-{uuid.uuid4().hex[:8]}"
+    port, run_id = free_port(), f"test-{uuid.uuid4().hex[:8]}"
     env = {
         **os.environ,
         "HRC_IMAGE": built.stdout.strip().splitlines()[-1],
@@ -110,7 +81,7 @@ def deployment(tmp_path_factory):
 
         # Each hospital registers its data inside its node's container, then
         # starts the node.
-        federation = _federation()
+        federation = tiny_federation()
         for data in federation.clients:
             write_shard(root / "node-data" / data.name / "shard.npz", data.features,
                         data.labels)  # fmt: skip

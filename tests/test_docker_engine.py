@@ -8,7 +8,6 @@ tests are skipped, saying so, when no engine answers.
 
 from __future__ import annotations
 
-import socket
 import subprocess
 from pathlib import Path
 
@@ -18,11 +17,11 @@ import torch
 from hrc.config import TrainConfig
 from hrc.errors import EngineError
 from hrc.training.federated import train_federated
-from hrc.training.types import ClientData, Federation
 
 docker = pytest.importorskip("docker")
 pytest.importorskip("nvflare")
 
+from docker_support import docker_client, free_port, tiny_federation  # noqa: E402
 from hrc.engines import docker as engine  # noqa: E402
 from hrc.engines.docker import compose  # noqa: E402
 
@@ -30,43 +29,15 @@ pytestmark = pytest.mark.docker
 REPO = Path(__file__).resolve().parents[1]
 
 
-def _client():
-    try:
-        client = docker.from_env(timeout=30)
-        client.ping()
-    except Exception:
-        pytest.skip("no Docker engine answers; .ci/docker-setup.sh starts one")
-    return client
-
-
 @pytest.fixture(scope="module")
 def image() -> str:
     """The offline HRC image (built once, then found by its content hash)."""
-    _client()
+    docker_client()
     built = subprocess.run(
         [str(REPO / "docker" / "build-image.sh")], capture_output=True, text=True
     )
     assert built.returncode == 0, built.stderr[-2000:]
     return built.stdout.strip().splitlines()[-1]
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def _federation() -> Federation:
-    """Three classes from the signs of two features; 60 and 45 samples."""
-    generator = torch.Generator().manual_seed(0)
-
-    def draw(n: int) -> tuple[torch.Tensor, torch.Tensor]:
-        x = torch.randn(n, 12, generator=generator)
-        return x, (x[:, 0] > 0).long() + (x[:, 1] > 0).long()
-
-    clients = [ClientData(f"h{i + 1}", *draw(60 - 15 * i)) for i in range(2)]
-    test_x, test_y = draw(30)
-    return Federation(clients, test_x, test_y, ["low", "mid", "high"])
 
 
 def _config(tmp_path: Path, image: str, **options) -> TrainConfig:
@@ -77,7 +48,7 @@ def _config(tmp_path: Path, image: str, **options) -> TrainConfig:
         "hidden": (8,),
         "batch_size": 16,
         "dropout": 0.0,
-        "grid_port": _free_port(),
+        "grid_port": free_port(),
         "workspace": tmp_path / "nodes_workspace",
         "model_save_path": tmp_path / "models",
         **options,
@@ -98,7 +69,7 @@ def _labelled(client) -> list:
 def docker_run(image, tmp_path_factory):
     """One two-round FedAvg run with two node containers."""
     tmp_path = tmp_path_factory.mktemp("docker_run")
-    federation = _federation()
+    federation = tiny_federation()
     config = _config(tmp_path, image, strategy="fedavg")
     return config, federation, engine.run(config, federation)
 
@@ -122,14 +93,14 @@ def test_run_equals_the_in_process_engine(docker_run):
 
 def test_run_leaves_nothing_running(docker_run):
     _, _, result = docker_run
-    client = _client()
+    client = docker_client()
     label = {"label": f"{compose.RUN_LABEL}={result.info['run_id']}"}
     assert client.containers.list(all=True, filters=label) == []
     assert client.volumes.list(filters=label) == []
 
 
 def test_cleanup_removes_by_label_never_by_image(image):
-    client = _client()
+    client = docker_client()
     ours = client.containers.create(
         image, ["sleep", "600"], entrypoint=[], labels={compose.RUN_LABEL: "t-ours"}
     )
@@ -148,7 +119,7 @@ def test_cleanup_removes_by_label_never_by_image(image):
 
 
 def test_failed_run_still_brings_everything_down(image, tmp_path):
-    client = _client()
+    client = docker_client()
     config = _config(
         tmp_path,
         image,
@@ -160,14 +131,14 @@ def test_failed_run_still_brings_everything_down(image, tmp_path):
     # notices, round 2 may still complete before the run stops.
     stopped = r"run stopped after round [12]: fewer than --min_clients"
     with pytest.raises(EngineError, match=stopped):
-        engine.run(config, _federation())
+        engine.run(config, tiny_federation())
     assert _labelled(client) == []
 
 
 @pytest.fixture()
 def swarm_manager():
     """This engine as a one-node swarm on 127.0.0.1, left again afterwards."""
-    client = _client()
+    client = docker_client()
     joined_here = client.info()["Swarm"]["LocalNodeState"] == "inactive"
     had_gateway = bool(client.networks.list(names=["docker_gwbridge"]))
     if joined_here:
@@ -181,7 +152,7 @@ def swarm_manager():
 
 
 def test_swarm_deploys_the_same_run_as_a_stack(image, tmp_path, swarm_manager):
-    federation = _federation()
+    federation = tiny_federation()
     config = _config(tmp_path, image, swarm=True)
     result = engine.run(config, federation)
     assert list(result.history["round"]) == [1, 2]
